@@ -1,0 +1,83 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrClosed is returned for work that reaches a connector after Close began.
+	ErrClosed = errors.New("sqliteserial: database is closed")
+	// ErrTxAborted wraps the error of a statement whose time limit ended its write
+	// transaction: the transaction was rolled back and released the writer, so every later
+	// statement of it, and its Commit, fail with an error that wraps ErrTxAborted.
+	ErrTxAborted = errors.New("sqliteserial: transaction rolled back")
+)
+
+// WriteWaitError reports a unit of work that gave up waiting for the writer, either
+// because its context ended or because it waited as long as _serial_write_wait allows.
+// It wraps the cause: context.DeadlineExceeded when the limit or a context deadline
+// ended the wait, context.Canceled when the context was cancelled.
+type WriteWaitError struct {
+	// Waited is how long the unit waited in the writer queue.
+	Waited time.Duration
+	// Limit is the configured write-wait limit.
+	Limit time.Duration
+	// Holder describes the unit of work that held the writer when the wait ended, such
+	// as "a transaction"; it is empty when the writer was free.
+	Holder string
+	// HeldFor is how long Holder had held the writer when the wait ended.
+	HeldFor time.Duration
+	// Err is the cause.
+	Err error
+}
+
+func (e *WriteWaitError) Error() string {
+	msg := fmt.Sprintf("sqliteserial: gave up waiting for the writer after %v", e.Waited.Round(time.Millisecond))
+	if e.Err == context.DeadlineExceeded && e.Waited >= e.Limit {
+		msg += fmt.Sprintf(" (_serial_write_wait is %v)", e.Limit)
+	}
+	if e.Holder != "" {
+		msg += fmt.Sprintf("; the writer is held by %s open for %v", e.Holder, e.HeldFor.Round(time.Millisecond))
+	}
+	return msg + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause, so errors.Is(err, context.DeadlineExceeded) holds for a wait
+// ended by the limit or by a context deadline.
+func (e *WriteWaitError) Unwrap() error { return e.Err }
+
+// TimeLimitError reports a statement interrupted because it ran past _serial_query_timeout.
+// It wraps context.DeadlineExceeded.
+type TimeLimitError struct {
+	// Limit is the time limit the statement ran past.
+	Limit time.Duration
+}
+
+func (e *TimeLimitError) Error() string {
+	return fmt.Sprintf("sqliteserial: statement interrupted at its time limit of %v (_serial_query_timeout): %v",
+		e.Limit, context.DeadlineExceeded)
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *TimeLimitError) Unwrap() error { return context.DeadlineExceeded }
+
+// IsolationLevelError reports a BeginTx whose isolation level the driver cannot honour.
+type IsolationLevelError struct {
+	// Level is the level asked for.
+	Level sql.IsolationLevel
+	// ReadOnly tells whether the transaction asked to be read-only.
+	ReadOnly bool
+}
+
+func (e *IsolationLevelError) Error() string {
+	if e.ReadOnly {
+		return fmt.Sprintf("sqliteserial: isolation level %v is not supported for a read-only transaction; "+
+			"use LevelDefault, LevelSnapshot or LevelSerializable", e.Level)
+	}
+	return fmt.Sprintf("sqliteserial: isolation level %v is not supported for a write transaction; "+
+		"use LevelDefault or LevelSerializable", e.Level)
+}

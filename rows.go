@@ -1,0 +1,56 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// rows are mattn's rows of one statement, which give back the connection the statement ran
+// on when they close. Embedding *sqlite3.SQLiteRows keeps every method mattn's rows have
+// (the ColumnType* methods among them), so database/sql sees the same capabilities.
+type rows struct {
+	*sqlite3.SQLiteRows
+	c    *conn
+	pl   placement
+	stmt driver.Stmt // the statement of a prepared call, closed with the rows
+
+	ctx    context.Context // the caller's
+	sctx   context.Context // the statement's, with its time limit
+	cancel context.CancelFunc
+
+	err    error // the first error Next returned
+	closed bool
+}
+
+// Next implements driver.Rows.
+func (r *rows) Next(dest []driver.Value) error {
+	err := r.SQLiteRows.Next(dest)
+	if err != nil && err != io.EOF {
+		err = r.c.cn.statementError(r.ctx, r.sctx, err)
+		if r.err == nil {
+			r.err = err
+		}
+	}
+	return err
+}
+
+// Close implements driver.Rows.
+func (r *rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.SQLiteRows.Close()
+	if r.stmt != nil {
+		r.stmt.Close()
+	}
+	r.cancel()
+	if r.pl.writer {
+		r.c.writerRows--
+	}
+	r.c.finish(r.pl, r.err)
+	return err
+}

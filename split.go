@@ -1,0 +1,173 @@
+package sqliteserial
+
+import "strings"
+
+// statementText is one statement of a SQL string, as split by splitStatements.
+type statementText struct {
+	// sql is the statement's text, without its terminating semicolon.
+	sql string
+	// keyword is the statement's first word in upper case, such as "SELECT" or "WITH"; it is
+	// empty when the first token is not a word.
+	keyword string
+}
+
+// splitStatements splits sql at every semicolon that ends a statement for SQLite's
+// tokenizer, and drops the pieces that hold nothing but white space and comments.
+//
+// It follows SQLite's tokenizer (tokenize.c) for every token that can hide a semicolon:
+// 'strings', "identifiers", `identifiers`, [identifiers], -- and /* */ comments, and
+// $tcl(variables). Two places where it splits where SQLite does not are deliberate, because
+// a wrong extra split only yields a fragment that fails to prepare and so goes to the
+// writer, while a missed split could hide a write: it splits inside trigger bodies, and it
+// goes on after a NUL byte, where SQLite stops reading.
+func splitStatements(sql string) []statementText {
+	var out []statementText
+	start := 0        // start of the current statement
+	keyword := ""     // its first word
+	hasToken := false // whether it has a token other than white space or a comment
+	for i := 0; i < len(sql); {
+		n, kind := nextToken(sql[i:])
+		switch kind {
+		case tokenSemicolon:
+			if hasToken {
+				out = append(out, statementText{sql: sql[start:i], keyword: keyword})
+			}
+			start, keyword, hasToken = i+n, "", false
+		case tokenSpace:
+		default:
+			if !hasToken && kind == tokenWord {
+				keyword = strings.ToUpper(sql[i : i+n])
+			}
+			hasToken = true
+		}
+		i += n
+	}
+	if hasToken {
+		out = append(out, statementText{sql: sql[start:], keyword: keyword})
+	}
+	return out
+}
+
+type tokenKind uint8
+
+const (
+	tokenOther tokenKind = iota
+	tokenSpace           // white space or a comment
+	tokenSemicolon
+	tokenWord // an identifier, a keyword or a number
+)
+
+// nextToken returns the length and kind of the token that starts s, which is not empty.
+// A NUL byte ends any token, as it ends SQLite's input.
+func nextToken(s string) (int, tokenKind) {
+	at := func(i int) byte { // the byte at i, or 0 past the end
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	c := s[0]
+	switch {
+	case isSpace(c):
+		i := 1
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		return i, tokenSpace
+	case c == ';':
+		return 1, tokenSemicolon
+	case c == '-' && at(1) == '-':
+		i := 2
+		for at(i) != 0 && at(i) != '\n' {
+			i++
+		}
+		return i, tokenSpace
+	case c == '/' && at(1) == '*':
+		// As in SQLite, the search for "*/" starts at index 2 and looks back one byte, so
+		// "/*/" is a whole comment.
+		i := 2
+		for at(i) != 0 && !(at(i) == '/' && s[i-1] == '*') {
+			i++
+		}
+		if at(i) == '/' {
+			i++
+		}
+		return i, tokenSpace
+	case c == '\'' || c == '"' || c == '`':
+		i := 1
+		for at(i) != 0 {
+			if at(i) == c {
+				if at(i+1) != c {
+					i++
+					break
+				}
+				i++
+			}
+			i++
+		}
+		return i, tokenOther
+	case c == '[':
+		i := 1
+		for at(i) != 0 && at(i) != ']' {
+			i++
+		}
+		if at(i) == ']' {
+			i++
+		}
+		return i, tokenOther
+	case c == '?':
+		i := 1
+		for isDigit(at(i)) {
+			i++
+		}
+		return i, tokenOther
+	case c == '$' || c == '@' || c == ':' || c == '#':
+		return variableLength(s), tokenOther
+	case isIDChar(c):
+		i := 1
+		for i < len(s) && isIDChar(s[i]) {
+			i++
+		}
+		return i, tokenWord
+	}
+	return 1, tokenOther
+}
+
+// variableLength is the length of the $, @, : or # variable that starts s, following
+// SQLite's rules: identifier characters, "::" separators, and a TCL-style "(...)" suffix
+// that runs to the first white space or ')'.
+func variableLength(s string) int {
+	n := 0
+	i := 1
+	for ; i < len(s) && s[i] != 0; i++ {
+		c := s[i]
+		switch {
+		case isIDChar(c):
+			n++
+		case c == '(' && n > 0:
+			i++
+			for i < len(s) && s[i] != 0 && !isSpace(s[i]) && s[i] != ')' {
+				i++
+			}
+			if i < len(s) && s[i] == ')' {
+				i++
+			}
+			return i
+		case c == ':' && i+1 < len(s) && s[i+1] == ':':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isIDChar reports whether c may appear in an identifier: SQLite's IdChar.
+func isIDChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '$' || c >= 0x80
+}

@@ -1,0 +1,96 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Stats is a snapshot of one connector's counters. Counts and durations add up from the
+// moment the connector opened; queue depth and readers in use are as of the call.
+type Stats struct {
+	// WriterQueueDepth is how many units of work wait for the writer.
+	WriterQueueDepth int
+	// WriterUnits counts the units of work that were granted the writer.
+	WriterUnits uint64
+	// WriterWaits counts the units among them that had to queue first.
+	WriterWaits uint64
+	// WriterWaitTotal and WriterWaitMax are the time units spent queueing, in all and at most.
+	WriterWaitTotal, WriterWaitMax time.Duration
+	// WriterHoldTotal and WriterHoldMax are the time units held the writer, in all and at most.
+	WriterHoldTotal, WriterHoldMax time.Duration
+	// WriterGaveUp counts the units that gave up waiting: their context ended or the
+	// write-wait limit passed.
+	WriterGaveUp uint64
+
+	// ReadRoutes counts statements sent to a reader because they only read.
+	ReadRoutes uint64
+	// WriteRoutes counts statements sent to the writer because of what they are: writes,
+	// and statements with connection-local meaning.
+	WriteRoutes uint64
+	// PinnedRoutes counts statements that ran where their session was bound, whatever they
+	// are: in a transaction, beside open rows, or after the session left state on the writer.
+	PinnedRoutes uint64
+	// RetriedRoutes counts statements that were refused as writes on a reader and ran again
+	// on the writer. Each is counted under ReadRoutes too.
+	RetriedRoutes uint64
+
+	// ReadersOpen and ReadersInUse are the reader connections open and in use.
+	ReadersOpen, ReadersInUse int
+	// ReadersMaxInUse is the most readers that were in use at once.
+	ReadersMaxInUse int
+	// ReadersOpened counts reader connections opened, replacements included.
+	ReadersOpened uint64
+	// ReaderAcquisitions counts the times a reader was handed to a session.
+	ReaderAcquisitions uint64
+}
+
+// Stats returns the connector's counters. Before its first connection it returns zeros.
+func (cn *Connector) Stats() Stats {
+	s := Stats{
+		ReadRoutes:    cn.routes.reader.Load(),
+		WriteRoutes:   cn.routes.writer.Load(),
+		PinnedRoutes:  cn.routes.pinned.Load(),
+		RetriedRoutes: cn.routes.retried.Load(),
+	}
+	cn.startMu.Lock()
+	w, readers := cn.writer, cn.readers
+	cn.startMu.Unlock()
+	if w != nil {
+		ws, depth := w.snapshot()
+		s.WriterQueueDepth = depth
+		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ws.units, ws.waits, ws.gaveUp
+		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
+		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
+	}
+	if readers != nil {
+		rs, open, inUse := readers.snapshot()
+		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
+		s.ReadersOpened, s.ReaderAcquisitions = rs.opened, rs.acquired
+	}
+	return s
+}
+
+// StatsOf returns the counters of the connector behind db, which must have been opened with
+// this driver.
+func StatsOf(db *sql.DB) (Stats, error) {
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		return Stats{}, err
+	}
+	defer c.Close()
+	var cn *Connector
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("sqliteserial: StatsOf: the database's driver is %T, not sqlite-serial", dc)
+		}
+		cn = sc.cn
+		return nil
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	return cn.Stats(), nil
+}

@@ -1,0 +1,60 @@
+package sqliteserial
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// noCancel is the cancel function of a statement without a time limit of its own.
+func noCancel() {}
+
+// statementContext returns the context one statement runs under: ctx, limited to
+// _serial_query_timeout unless ctx ends sooner anyway. mattn/go-sqlite3 interrupts the
+// statement when that context ends. The returned function ends the limit; for a query it is
+// called when its rows close, so the limit covers reading the rows too.
+func (cn *Connector) statementContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	limit := cn.cfg.QueryTimeout
+	if limit <= 0 {
+		return ctx, noCancel
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= limit {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, limit)
+}
+
+// statementError returns the error a statement's caller sees. When the statement's own time
+// limit (sctx, derived from the caller's ctx) interrupted it, that is a *TimeLimitError,
+// which wraps context.DeadlineExceeded. When the caller's context ended, it is the
+// context's error, also where SQLite's "interrupted" came back instead. Any other error is
+// returned unchanged.
+func (cn *Connector) statementError(ctx, sctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	interrupted := isInterrupt(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	switch {
+	case !interrupted:
+		return err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case sctx != ctx && sctx.Err() != nil:
+		return &TimeLimitError{Limit: cn.cfg.QueryTimeout}
+	}
+	return err
+}
+
+// isInterrupt reports whether err is SQLite's SQLITE_INTERRUPT.
+func isInterrupt(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.Code == sqlite3.ErrInterrupt
+}
+
+// isTimeLimit reports whether err is a statement's time limit.
+func isTimeLimit(err error) bool {
+	var e *TimeLimitError
+	return errors.As(err, &e)
+}

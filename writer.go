@@ -1,0 +1,319 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// holdKind says what kind of unit of work holds the writer.
+type holdKind uint8
+
+const (
+	// holdStatement is an autocommit statement or script, with its rows while they are open.
+	holdStatement holdKind = iota
+	// holdTransaction is a transaction begun with BeginTx.
+	holdTransaction
+	// holdSQLTransaction is a transaction begun in SQL (BEGIN or SAVEPOINT) on a session.
+	holdSQLTransaction
+)
+
+func (k holdKind) String() string {
+	switch k {
+	case holdTransaction:
+		return "a transaction"
+	case holdSQLTransaction:
+		return "a transaction begun in SQL"
+	}
+	return "a statement"
+}
+
+// writeWaiter is one unit of work waiting in the writer queue.
+type writeWaiter struct {
+	ready   chan struct{} // closed when the waiter is granted the writer or refused
+	kind    holdKind
+	granted bool  // set under writer.mu before ready is closed
+	err     error // set under writer.mu before ready is closed when the queue refuses it
+}
+
+// writer owns the one writer connection and the queue of units of work waiting for it.
+//
+// The queue is served in FIFO order, one unit of work at a time. Whoever holds the writer is
+// its only user and hands it directly to the head of the queue on release, so a waiter that
+// arrives later never overtakes one that came earlier. Because every waiter is a record in
+// the queue rather than a goroutine parked on a mutex, the holder can see what waits behind
+// it: group commit (running the waiting autocommit statements as one transaction with a
+// SAVEPOINT each) attaches here by letting the holder of a statement take the statement
+// waiters behind it and answer each of them, without changing how units are queued.
+type writer struct {
+	limit time.Duration // _serial_write_wait
+	gate  *gate         // taken exclusively while held, when the database has no WAL
+	open  func() (*sqlite3.SQLiteConn, error)
+
+	mu        sync.Mutex
+	held      bool
+	kind      holdKind  // what holds it
+	since     time.Time // since when
+	queue     []*writeWaiter
+	closing   bool
+	idle      chan struct{} // closed when the writer becomes free after closing began
+	abandoned bool          // Close gave up on the holder: release closes the connection
+
+	// conn is the physical writer connection. Only the holder uses it; it is nil after it
+	// broke, until the next holder opens another.
+	conn *sqlite3.SQLiteConn
+
+	stats writerStats // under mu
+}
+
+// writerStats are the writer's cumulative counters.
+type writerStats struct {
+	units     uint64        // units of work granted the writer
+	waits     uint64        // of which had to queue
+	waitTotal time.Duration // time spent queueing, over all units
+	waitMax   time.Duration
+	holdTotal time.Duration // time the writer was held, over all units
+	holdMax   time.Duration
+	gaveUp    uint64 // waiters that gave up (context or limit)
+}
+
+// acquire makes the caller the holder of the writer, waiting in the queue behind every unit
+// that came before. It fails without ever granting the writer when ctx is done first, when
+// the wait reaches the write-wait limit (a *WriteWaitError that wraps
+// context.DeadlineExceeded), or when the connector is closing (ErrClosed). On success the
+// caller must call release exactly once.
+func (w *writer) acquire(ctx context.Context, kind holdKind) error {
+	if err := ctx.Err(); err != nil {
+		return &WriteWaitError{Limit: w.limit, Err: err}
+	}
+	start := time.Now()
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	if !w.held && len(w.queue) == 0 {
+		w.held, w.kind, w.since = true, kind, start
+		w.stats.units++
+		w.mu.Unlock()
+	} else if err := w.wait(ctx, kind, start); err != nil {
+		return err
+	}
+	if err := w.acquireGate(ctx, start); err != nil {
+		w.releaseQueue()
+		return err
+	}
+	if w.conn == nil {
+		c, err := w.open()
+		if err != nil {
+			w.release()
+			return err
+		}
+		w.conn = c
+	}
+	return nil
+}
+
+// wait queues a waiter and blocks until it is granted the writer or gives up. It is called
+// with w.mu held and returns with it released.
+func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error {
+	wt := &writeWaiter{ready: make(chan struct{}), kind: kind}
+	w.queue = append(w.queue, wt)
+	w.mu.Unlock()
+
+	timer := time.NewTimer(w.limit)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-wt.ready:
+		if wt.err == nil {
+			w.recordWait(time.Since(start))
+		}
+		return wt.err
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timer.C:
+		cause = context.DeadlineExceeded
+	}
+
+	w.mu.Lock()
+	switch {
+	case wt.err != nil:
+		w.mu.Unlock()
+		return wt.err
+	case wt.granted:
+		// Granted as the caller gave up: the unit never runs, the next one does.
+		w.stats.gaveUp++
+		w.mu.Unlock()
+		w.releaseQueue()
+		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: cause}
+	}
+	for i, q := range w.queue {
+		if q == wt {
+			w.queue = append(w.queue[:i], w.queue[i+1:]...)
+			break
+		}
+	}
+	w.stats.gaveUp++
+	e := &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: cause}
+	if w.held {
+		e.Holder, e.HeldFor = w.kind.String(), time.Since(w.since)
+	}
+	w.mu.Unlock()
+	return e
+}
+
+func (w *writer) recordWait(d time.Duration) {
+	w.mu.Lock()
+	w.stats.waits++
+	w.stats.waitTotal += d
+	w.stats.waitMax = max(w.stats.waitMax, d)
+	w.mu.Unlock()
+}
+
+// acquireGate takes the gate exclusively, within what is left of the write-wait limit.
+func (w *writer) acquireGate(ctx context.Context, start time.Time) error {
+	if w.gate == nil {
+		return nil
+	}
+	gctx, cancel := context.WithDeadline(ctx, start.Add(w.limit))
+	defer cancel()
+	if err := w.gate.acquireExclusive(gctx); err != nil {
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Holder: "readers of a database without WAL", Err: cause}
+	}
+	return nil
+}
+
+// setKind records that the holder became a different kind of unit, as a statement that
+// began a transaction in SQL does.
+func (w *writer) setKind(kind holdKind) {
+	w.mu.Lock()
+	w.kind = kind
+	w.mu.Unlock()
+}
+
+// release ends the caller's hold and hands the writer to the next waiter.
+func (w *writer) release() {
+	w.gate.releaseExclusive()
+	w.releaseQueue()
+}
+
+// releaseQueue hands the writer to the next waiter, or frees it.
+func (w *writer) releaseQueue() {
+	now := time.Now()
+	w.mu.Lock()
+	held := now.Sub(w.since)
+	w.stats.holdTotal += held
+	w.stats.holdMax = max(w.stats.holdMax, held)
+	if len(w.queue) > 0 {
+		next := w.queue[0]
+		copy(w.queue, w.queue[1:])
+		w.queue[len(w.queue)-1] = nil
+		w.queue = w.queue[:len(w.queue)-1]
+		next.granted = true
+		w.kind, w.since = next.kind, now
+		w.stats.units++
+		w.mu.Unlock()
+		close(next.ready)
+		return
+	}
+	w.held = false
+	var orphan *sqlite3.SQLiteConn
+	if w.closing {
+		if w.abandoned {
+			orphan, w.conn = w.conn, nil
+		}
+		if w.idle != nil {
+			close(w.idle)
+			w.idle = nil
+		}
+	}
+	w.mu.Unlock()
+	if orphan != nil {
+		orphan.Close()
+	}
+}
+
+// checkBroken drops the connection after an error when it can no longer be used, so the
+// next holder opens another. Only the holder calls it.
+func (w *writer) checkBroken() {
+	if w.conn != nil && w.conn.Ping(context.Background()) == driver.ErrBadConn {
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// drain refuses every waiter and every later acquire, then waits until deadline for the
+// holder to release. When the holder outlives the deadline it returns an error that says
+// what holds the writer, and the connection is closed at release instead.
+func (w *writer) drain(deadline time.Time) error {
+	w.mu.Lock()
+	w.closing = true
+	for _, wt := range w.queue {
+		wt.err = ErrClosed
+		close(wt.ready)
+	}
+	w.queue = nil
+	if !w.held {
+		w.mu.Unlock()
+		return nil
+	}
+	idle := make(chan struct{})
+	w.idle = idle
+	w.mu.Unlock()
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-idle:
+		return nil
+	case <-timer.C:
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.held {
+		return nil
+	}
+	w.abandoned = true
+	return fmt.Errorf("sqliteserial: close: the writer is still held by %s open for %v; it is closed when released",
+		w.kind, time.Since(w.since).Round(time.Millisecond))
+}
+
+// shutdown checkpoints the WAL into the database file and closes the connection, unless
+// drain gave up on the holder. It is called after drain, once the readers are closed.
+func (w *writer) shutdown(checkpoint bool) error {
+	w.mu.Lock()
+	if w.abandoned {
+		w.mu.Unlock()
+		return nil
+	}
+	c := w.conn
+	w.conn = nil
+	w.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	var err error
+	if checkpoint {
+		_, err = c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)", nil)
+	}
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// snapshot returns the writer's counters and queue depth.
+func (w *writer) snapshot() (writerStats, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats, len(w.queue)
+}
