@@ -268,7 +268,7 @@ func (c *conn) releaseReader(err error) {
 	}
 	r := c.reader
 	c.reader = nil
-	c.cn.readers.put(r, err != nil && r.Ping(context.Background()) == driver.ErrBadConn)
+	c.cn.readers.put(r, err != nil && closedUnderneath(r))
 }
 
 // ExecContext implements driver.ExecerContext.

@@ -65,19 +65,25 @@ func (p *readerPool) take(ctx context.Context) (*sqlite3.SQLiteConn, error) {
 		select {
 		case c = <-p.idle:
 		case p.slots <- struct{}{}:
-			var err error
-			if c, err = p.open(); err != nil {
-				<-p.slots
-				return nil, err
-			}
-			p.mu.Lock()
-			p.stats.opened++
-			p.mu.Unlock()
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-p.closing:
 			return nil, ErrClosed
 		}
+	}
+	if c != nil && closedUnderneath(c) {
+		c.Close()
+		c = nil // open a replacement in its slot
+	}
+	if c == nil {
+		var err error
+		if c, err = p.open(); err != nil {
+			<-p.slots
+			return nil, err
+		}
+		p.mu.Lock()
+		p.stats.opened++
+		p.mu.Unlock()
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -96,6 +102,7 @@ func (p *readerPool) take(ctx context.Context) (*sqlite3.SQLiteConn, error) {
 // put gives a reader back. A reader left inside a transaction is rolled back first; one
 // that cannot be, or that broke, is closed and its slot freed for a new one.
 func (p *readerPool) put(c *sqlite3.SQLiteConn, broken bool) {
+	broken = broken || closedUnderneath(c)
 	if !broken && !c.AutoCommit() {
 		_, err := c.ExecContext(context.Background(), "ROLLBACK", nil)
 		broken = err != nil

@@ -68,6 +68,10 @@ type writer struct {
 	conn *sqlite3.SQLiteConn
 
 	stats writerStats // under mu
+
+	// testHookQueued, when set by a test, is called under mu with the queue's depth each
+	// time a waiter joins the queue.
+	testHookQueued func(depth int)
 }
 
 // writerStats are the writer's cumulative counters.
@@ -107,9 +111,13 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		w.releaseQueue()
 		return err
 	}
-	if w.conn == nil {
+	if w.conn == nil || closedUnderneath(w.conn) {
+		if w.conn != nil {
+			w.conn.Close()
+		}
 		c, err := w.open()
 		if err != nil {
+			w.conn = nil
 			w.release()
 			return err
 		}
@@ -118,11 +126,21 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 	return nil
 }
 
+// closedUnderneath reports whether c was closed by someone else than the driver. mattn's
+// Ping reports driver.ErrBadConn exactly when the connection has been closed, and costs no
+// call into SQLite.
+func closedUnderneath(c *sqlite3.SQLiteConn) bool {
+	return c.Ping(context.Background()) == driver.ErrBadConn
+}
+
 // wait queues a waiter and blocks until it is granted the writer or gives up. It is called
 // with w.mu held and returns with it released.
 func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error {
 	wt := &writeWaiter{ready: make(chan struct{}), kind: kind}
 	w.queue = append(w.queue, wt)
+	if w.testHookQueued != nil {
+		w.testHookQueued(len(w.queue))
+	}
 	w.mu.Unlock()
 
 	timer := time.NewTimer(w.limit)
@@ -245,7 +263,7 @@ func (w *writer) releaseQueue() {
 // checkBroken drops the connection after an error when it can no longer be used, so the
 // next holder opens another. Only the holder calls it.
 func (w *writer) checkBroken() {
-	if w.conn != nil && w.conn.Ping(context.Background()) == driver.ErrBadConn {
+	if w.conn != nil && closedUnderneath(w.conn) {
 		w.conn.Close()
 		w.conn = nil
 	}

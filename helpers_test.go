@@ -1,0 +1,169 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+	"github.com/stretchr/testify/require"
+)
+
+// openDB opens a database file in a fresh temporary directory through the driver, with
+// query appended to its path as the DSN's query ("" for none), and closes it when the test
+// ends. It returns the database and the file's path.
+func openDB(t testing.TB, query string) (*sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.db")
+	dsn := path
+	if query != "" {
+		dsn += "?" + query
+	}
+	db, err := sql.Open(DriverName, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("closing %s: %v", path, err)
+		}
+	})
+	require.NoError(t, db.Ping())
+	return db, path
+}
+
+// openConnector opens cfg through NewConnector and sql.OpenDB, and closes it when the test
+// ends.
+func openConnector(t testing.TB, cfg *Config) (*sql.DB, *Connector) {
+	t.Helper()
+	cn, err := NewConnector(cfg)
+	require.NoError(t, err)
+	db := sql.OpenDB(cn)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.Ping())
+	return db, cn
+}
+
+// execer is what *sql.DB, *sql.Conn and *sql.Tx have in common for writing.
+type execer interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+// queryer is what *sql.DB, *sql.Conn and *sql.Tx have in common for reading.
+type queryer interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// mustExec runs statements on db and fails the test on the first error.
+func mustExec(t testing.TB, db execer, statements ...string) {
+	t.Helper()
+	for _, s := range statements {
+		_, err := db.ExecContext(context.Background(), s)
+		require.NoError(t, err, s)
+	}
+}
+
+// queryInt returns the integer the query returns.
+func queryInt(t testing.TB, db queryer, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, db.QueryRowContext(context.Background(), query, args...).Scan(&n), query)
+	return n
+}
+
+// stats returns db's counters.
+func stats(t testing.TB, db *sql.DB) Stats {
+	t.Helper()
+	s, err := StatsOf(db)
+	require.NoError(t, err)
+	return s
+}
+
+// routes is where statements went: the difference of two Stats.
+type routes struct{ reader, writer, pinned, retried uint64 }
+
+// routesOf runs fn and returns where its statements went.
+func routesOf(t testing.TB, db *sql.DB, fn func()) routes {
+	t.Helper()
+	before := stats(t, db)
+	fn()
+	after := stats(t, db)
+	return routes{
+		reader:  after.ReadRoutes - before.ReadRoutes,
+		writer:  after.WriteRoutes - before.WriteRoutes,
+		pinned:  after.PinnedRoutes - before.PinnedRoutes,
+		retried: after.RetriedRoutes - before.RetriedRoutes,
+	}
+}
+
+// queued returns a channel that receives the writer's queue depth each time a unit of work
+// joins its queue, for as long as the test runs.
+func queued(t testing.TB, cn *Connector) <-chan int {
+	t.Helper()
+	require.NoError(t, cn.start())
+	ch := make(chan int, 1024)
+	cn.writer.mu.Lock()
+	cn.writer.testHookQueued = func(depth int) { ch <- depth }
+	cn.writer.mu.Unlock()
+	t.Cleanup(func() {
+		cn.writer.mu.Lock()
+		cn.writer.testHookQueued = nil
+		cn.writer.mu.Unlock()
+	})
+	return ch
+}
+
+// receive returns the next value of ch, failing the test if none comes within a generous
+// bound: the bound only turns a hang into a failure, it is not a timing assertion.
+func receive[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatal("timed out waiting for an event that must happen")
+		panic("unreachable")
+	}
+}
+
+// rendezvous is a barrier of n parties for a SQL function: each call blocks until n calls
+// are inside it at once. It proves that n statements ran at the same time without measuring
+// time; if they could not, the calls give up after a generous bound with an error.
+type rendezvous struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func newRendezvous(n int) *rendezvous { return &rendezvous{n: n, all: make(chan struct{})} }
+
+func (r *rendezvous) meet() (int64, error) {
+	r.mu.Lock()
+	r.arrived++
+	if r.arrived == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.all:
+		return 1, nil
+	case <-time.After(30 * time.Second):
+		return 0, errRendezvous
+	}
+}
+
+var errRendezvous = errors.New("rendezvous: the other statements never arrived")
+
+// driverWithFunc returns a mattn driver whose connections all have the Go function fn
+// registered as name.
+func driverWithFunc(name string, fn any) *sqlite3.SQLiteDriver {
+	return &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		return c.RegisterFunc(name, fn, false)
+	}}
+}
+
+// background is a shorter name for context.Background in tests.
+var background = context.Background()

@@ -1,0 +1,234 @@
+package sqliteserial
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// routeSetup is the schema the routing cases run against.
+var routeSetup = []string{
+	"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
+	"INSERT INTO t(v) VALUES ('a'), ('b'), ('c')",
+	`CREATE TABLE "select"("insert" TEXT)`,
+}
+
+// TestRouting sends each statement through *sql.DB, by Exec or by Query, and checks where
+// it ran: a reader only when it certainly only reads and has no connection-local meaning.
+func TestRouting(t *testing.T) {
+	cases := []struct {
+		name  string
+		query string
+		exec  bool // run with Exec, else with Query
+		want  route
+	}{
+		{"select", "SELECT * FROM t", false, toReader},
+		{"leading comments, odd casing", "/* INSERT */ -- DELETE\n  sElEcT v FrOm t WhErE id = 1", false, toReader},
+		{"keywords in a string", "SELECT 'INSERT INTO t VALUES (1); DROP TABLE t' AS s", false, toReader},
+		{"keywords in quoted identifiers", `SELECT "insert" FROM "select"`, false, toReader},
+		{"with select", "WITH x(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM x WHERE n < 3) SELECT * FROM x", false, toReader},
+		{"with insert", "WITH x(v) AS (SELECT 'w') INSERT INTO t(v) SELECT v FROM x", true, toWriter},
+		{"with update", "WITH x(i) AS (SELECT 1) UPDATE t SET v = 'u' WHERE id IN (SELECT i FROM x)", true, toWriter},
+		{"with delete", "WITH x(i) AS (SELECT 2) DELETE FROM t WHERE id IN (SELECT i FROM x)", true, toWriter},
+		{"insert returning by query", "INSERT INTO t(v) VALUES ('r') RETURNING id", false, toWriter},
+		{"update returning by query", "UPDATE t SET v = 'q' WHERE id = 1 RETURNING v", false, toWriter},
+		{"delete returning by query", "DELETE FROM t WHERE v = 'r' RETURNING id", false, toWriter},
+		{"explain select", "EXPLAIN SELECT * FROM t", false, toReader},
+		{"explain query plan", "EXPLAIN QUERY PLAN SELECT * FROM t WHERE id = 1", false, toReader},
+		{"explain insert", "EXPLAIN INSERT INTO t(v) VALUES ('x')", false, toWriter},
+		{"pragma read of the file", "PRAGMA user_version", false, toReader},
+		{"pragma introspection", "PRAGMA table_info(t)", false, toReader},
+		{"pragma integrity check", "PRAGMA integrity_check", false, toReader},
+		{"pragma assignment", "PRAGMA user_version = 7", true, toWriter},
+		{"pragma read of a connection setting", "PRAGMA foreign_keys", false, toWriter},
+		{"pragma setting", "PRAGMA cache_size = -4000", true, toWriter},
+		{"pragma checkpoint", "PRAGMA wal_checkpoint(PASSIVE)", false, toWriter},
+		{"vacuum", "VACUUM", true, toWriter},
+		{"analyze", "ANALYZE", true, toWriter},
+		{"reindex", "REINDEX", true, toWriter},
+		{"create index", "CREATE INDEX t_v ON t(v)", true, toWriter},
+		{"last_insert_rowid", "SELECT last_insert_rowid()", false, toWriter},
+		{"changes", "SELECT changes()", false, toWriter},
+		{"total_changes", "SELECT total_changes()", false, toWriter},
+		{"script with a later write, by exec", "SELECT 1; INSERT INTO t(v) VALUES ('s')", true, toWriter},
+		{"script with a later write, by query", "SELECT 1; UPDATE t SET v = 'z' WHERE id = 3", false, toWriter},
+		{"script of reads", "SELECT 1; SELECT count(*) FROM t", false, toReader},
+		{"unknown table", "SELECT * FROM nowhere", false, toWriter},
+	}
+	db, _ := openDB(t, "")
+	mustExec(t, db, routeSetup...)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			got := routesOf(t, db, func() {
+				if tc.exec {
+					_, err = db.Exec(tc.query)
+					return
+				}
+				var rows *sql.Rows
+				if rows, err = db.Query(tc.query); err == nil {
+					err = rows.Close()
+				}
+			})
+			if tc.name != "unknown table" {
+				require.NoError(t, err, tc.query)
+			}
+			want := routes{reader: 1}
+			if tc.want == toWriter {
+				want = routes{writer: 1}
+			}
+			require.Equal(t, want, got, tc.query)
+		})
+	}
+}
+
+// TestWritesThroughQueryAreApplied checks what routing is for: INSERT ... RETURNING through
+// Query and QueryRow, as gorm and sqlc send it, really writes.
+func TestWritesThroughQueryAreApplied(t *testing.T) {
+	db, _ := openDB(t, "")
+	mustExec(t, db, routeSetup...)
+	var id int64
+	require.NoError(t, db.QueryRow("INSERT INTO t(v) VALUES (?) RETURNING id", "new").Scan(&id))
+	var v string
+	require.NoError(t, db.QueryRow("SELECT v FROM t WHERE id = ?", id).Scan(&v))
+	require.Equal(t, "new", v)
+
+	rows, err := db.Query("UPDATE t SET v = v || '!' RETURNING v")
+	require.NoError(t, err)
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	require.Equal(t, 4, n)
+	require.EqualValues(t, 4, queryInt(t, db, "SELECT count(*) FROM t WHERE v LIKE '%!'"))
+
+	_, err = db.Exec("SELECT 1; INSERT INTO t(v) VALUES ('script')")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t WHERE v = 'script'"))
+}
+
+// TestMisroutedWriteIsRetriedOnTheWriter forces a write onto a reader by planting a wrong
+// judgement in the cache: the reader refuses it, the driver runs it on the writer, once,
+// and the caller sees no error.
+func TestMisroutedWriteIsRetriedOnTheWriter(t *testing.T) {
+	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/m.db"})
+	mustExec(t, db, routeSetup...)
+	for i, run := range []func(q string) error{
+		func(q string) error { _, err := db.Exec(q); return err },
+		func(q string) error { var id int64; return db.QueryRow(q + " RETURNING id").Scan(&id) },
+	} {
+		q := "INSERT INTO t(v) VALUES ('misrouted')"
+		if i == 1 {
+			cn.router.remember(q+" RETURNING id", classification{route: toReader, known: true})
+		} else {
+			cn.router.remember(q, classification{route: toReader, known: true})
+		}
+		got := routesOf(t, db, func() { require.NoError(t, run(q)) })
+		require.Equal(t, routes{reader: 1, retried: 1}, got)
+	}
+	require.EqualValues(t, 2, queryInt(t, db, "SELECT count(*) FROM t WHERE v = 'misrouted'"))
+	got := routesOf(t, db, func() { mustExec(t, db, "INSERT INTO t(v) VALUES ('misrouted')") })
+	require.Equal(t, routes{writer: 1}, got, "the corrected judgement is remembered")
+}
+
+// TestSessionStateOnOneConn checks that statements with connection-local meaning on one
+// *sql.Conn see each other, as on a single connection.
+func TestSessionStateOnOneConn(t *testing.T) {
+	db, path := openDB(t, "")
+	mustExec(t, db, routeSetup...)
+	c, err := db.Conn(background)
+	require.NoError(t, err)
+	defer c.Close()
+
+	t.Run("temp table", func(t *testing.T) {
+		mustExec(t, c, "CREATE TEMP TABLE scratch(x)", "INSERT INTO scratch VALUES (1), (2)")
+		require.EqualValues(t, 2, queryInt(t, c, "SELECT count(*) FROM scratch"))
+		require.EqualValues(t, 2, queryInt(t, c, "SELECT count(*) FROM temp.scratch"))
+	})
+	t.Run("temp table shadows a main table", func(t *testing.T) {
+		mustExec(t, c, "CREATE TEMP TABLE t(id, v)")
+		require.EqualValues(t, 0, queryInt(t, c, "SELECT count(*) FROM t"), "the session sees its temp t")
+		require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM main.t"))
+		mustExec(t, c, "DROP TABLE temp.t")
+	})
+	t.Run("attach", func(t *testing.T) {
+		other := t.TempDir() + "/other.db"
+		_, err := c.ExecContext(background, "ATTACH DATABASE ? AS aux", other)
+		require.NoError(t, err)
+		mustExec(t, c, "CREATE TABLE aux.x(v)", "INSERT INTO aux.x VALUES (1)")
+		require.EqualValues(t, 1, queryInt(t, c, "SELECT count(*) FROM aux.x"))
+		mustExec(t, c, "DETACH DATABASE aux")
+	})
+	t.Run("last_insert_rowid and changes", func(t *testing.T) {
+		mustExec(t, c, "INSERT INTO t(v) VALUES ('x')")
+		id := queryInt(t, c, "SELECT max(id) FROM t")
+		require.Equal(t, id, queryInt(t, c, "SELECT last_insert_rowid()"))
+		mustExec(t, c, "UPDATE t SET v = 'y' WHERE id <= 2")
+		require.EqualValues(t, 2, queryInt(t, c, "SELECT changes()"))
+	})
+	t.Run("pragma set by exec", func(t *testing.T) {
+		mustExec(t, c, "PRAGMA case_sensitive_like = ON")
+		require.EqualValues(t, 0, queryInt(t, c, "SELECT 'A' LIKE 'a'"))
+		mustExec(t, c, "PRAGMA case_sensitive_like = OFF")
+		require.EqualValues(t, 1, queryInt(t, c, "SELECT 'A' LIKE 'a'"))
+	})
+	t.Run("transaction in SQL", func(t *testing.T) {
+		mustExec(t, c, "BEGIN", "INSERT INTO t(v) VALUES ('in-sql-tx')", "SAVEPOINT sp",
+			"INSERT INTO t(v) VALUES ('rolled-back')", "ROLLBACK TO sp", "RELEASE sp")
+		require.EqualValues(t, 1, queryInt(t, c, "SELECT count(*) FROM t WHERE v = 'in-sql-tx'"), "the session sees its own write")
+		// Another session reads the last commit, from a reader.
+		require.EqualValues(t, 0, queryInt(t, db, "SELECT count(*) FROM t WHERE v = 'in-sql-tx'"))
+		mustExec(t, c, "COMMIT")
+		require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t WHERE v = 'in-sql-tx'"))
+		require.EqualValues(t, 0, queryInt(t, db, "SELECT count(*) FROM t WHERE v = 'rolled-back'"))
+	})
+	_ = path
+}
+
+// TestTransactionInSQLHoldsTheWriter checks that a session that began a transaction in SQL
+// keeps the writer until it ends it: another session's write waits, then runs after.
+func TestTransactionInSQLHoldsTheWriter(t *testing.T) {
+	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/h.db"})
+	mustExec(t, db, routeSetup...)
+	events := queued(t, cn)
+	c, err := db.Conn(background)
+	require.NoError(t, err)
+	defer c.Close()
+	mustExec(t, c, "BEGIN", "DELETE FROM t")
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("INSERT INTO t(v) VALUES ('after')")
+		done <- err
+	}()
+	require.Equal(t, 1, receive(t, events), "the other write queues behind the session")
+	mustExec(t, c, "ROLLBACK")
+	require.NoError(t, receive(t, done))
+	require.EqualValues(t, 4, queryInt(t, db, "SELECT count(*) FROM t"))
+}
+
+// TestScriptThatBeginsAndCommits checks a script that is a whole transaction.
+func TestScriptThatBeginsAndCommits(t *testing.T) {
+	db, _ := openDB(t, "")
+	mustExec(t, db, routeSetup...)
+	mustExec(t, db, "BEGIN; INSERT INTO t(v) VALUES ('1'); INSERT INTO t(v) VALUES ('2'); COMMIT;")
+	require.EqualValues(t, 5, queryInt(t, db, "SELECT count(*) FROM t"))
+	// The session is not left holding the writer: another write goes through.
+	mustExec(t, db, "INSERT INTO t(v) VALUES ('3')")
+}
+
+// TestSchemaChangeInvalidatesTheCache checks that a cached judgement is dropped when the
+// schema changes.
+func TestSchemaChangeInvalidatesTheCache(t *testing.T) {
+	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/s.db"})
+	mustExec(t, db, routeSetup...)
+	queryInt(t, db, "SELECT count(*) FROM t")
+	_, cached := cn.router.lookup("SELECT count(*) FROM t")
+	require.True(t, cached)
+	mustExec(t, db, "CREATE TABLE other(x)")
+	_, cached = cn.router.lookup("SELECT count(*) FROM t")
+	require.False(t, cached)
+}

@@ -1,0 +1,179 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"testing"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWriteTransactionRunsEverythingOnTheWriter checks that a default transaction takes the
+// writer and that its reads run there too: they see its own uncommitted writes.
+func TestWriteTransactionRunsEverythingOnTheWriter(t *testing.T) {
+	for _, level := range []sql.IsolationLevel{sql.LevelDefault, sql.LevelSerializable} {
+		t.Run(level.String(), func(t *testing.T) {
+			db, _ := openDB(t, "")
+			mustExec(t, db, "CREATE TABLE t(v INTEGER)")
+			tx, err := db.BeginTx(background, &sql.TxOptions{Isolation: level})
+			require.NoError(t, err)
+			got := routesOf(t, db, func() {
+				mustExec(t, tx, "INSERT INTO t VALUES (1)")
+				require.EqualValues(t, 1, queryInt(t, tx, "SELECT count(*) FROM t"))
+				require.EqualValues(t, 0, queryInt(t, db, "SELECT count(*) FROM t"), "others read the last commit")
+			})
+			require.Equal(t, routes{pinned: 2, reader: 1}, got)
+			require.NoError(t, tx.Commit())
+			require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"))
+		})
+	}
+}
+
+// TestWriteTransactionBeginsImmediate checks that the transaction holds SQLite's write lock
+// from its start: another process's connection cannot write meanwhile.
+func TestWriteTransactionBeginsImmediate(t *testing.T) {
+	db, path := openDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(v INTEGER)")
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	defer tx.Rollback()
+
+	outside, err := sql.Open("sqlite3", path+"?_busy_timeout=0")
+	require.NoError(t, err)
+	defer outside.Close()
+	_, err = outside.Exec("INSERT INTO t VALUES (1)")
+	var e sqlite3.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, sqlite3.ErrBusy, e.Code, "BEGIN IMMEDIATE took the write lock")
+}
+
+// TestReadOnlyTransaction checks a read-only transaction: it reads one snapshot, which
+// writes committed meanwhile do not change; it does not hold back those writes; and it
+// refuses to write.
+func TestReadOnlyTransaction(t *testing.T) {
+	for _, level := range []sql.IsolationLevel{sql.LevelDefault, sql.LevelSnapshot, sql.LevelSerializable} {
+		t.Run(level.String(), func(t *testing.T) {
+			db, _ := openDB(t, "_serial_write_wait=30s")
+			mustExec(t, db, "CREATE TABLE t(v INTEGER)", "INSERT INTO t VALUES (1)")
+			tx, err := db.BeginTx(background, &sql.TxOptions{ReadOnly: true, Isolation: level})
+			require.NoError(t, err)
+			defer tx.Rollback()
+
+			mustExec(t, db, "INSERT INTO t VALUES (2)")
+			mustExec(t, db, "CREATE TABLE other(x)")
+			wtx, err := db.Begin()
+			require.NoError(t, err, "the read-only transaction does not hold the writer")
+			mustExec(t, wtx, "INSERT INTO t VALUES (3)")
+			require.NoError(t, wtx.Commit())
+
+			got := routesOf(t, db, func() {
+				require.EqualValues(t, 1, queryInt(t, tx, "SELECT count(*) FROM t"), "the snapshot is the one at BeginTx")
+				require.EqualValues(t, 0, queryInt(t, tx, "SELECT count(*) FROM sqlite_schema WHERE name = 'other'"))
+			})
+			require.Equal(t, routes{pinned: 2}, got)
+			require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"))
+
+			_, err = tx.Exec("INSERT INTO t VALUES (4)")
+			var e sqlite3.Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, sqlite3.ErrReadonly, e.Code)
+			require.NoError(t, tx.Commit())
+			require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"))
+		})
+	}
+}
+
+// TestUnsupportedIsolationLevelsAreRefused checks that BeginTx refuses the levels it cannot
+// honour, with an error that names the level.
+func TestUnsupportedIsolationLevelsAreRefused(t *testing.T) {
+	db, _ := openDB(t, "")
+	for _, tc := range []struct {
+		level    sql.IsolationLevel
+		readOnly bool
+	}{
+		{sql.LevelReadUncommitted, false}, {sql.LevelReadCommitted, false}, {sql.LevelWriteCommitted, false},
+		{sql.LevelRepeatableRead, false}, {sql.LevelSnapshot, false}, {sql.LevelLinearizable, false},
+		{sql.LevelReadUncommitted, true}, {sql.LevelLinearizable, true},
+	} {
+		_, err := db.BeginTx(background, &sql.TxOptions{Isolation: tc.level, ReadOnly: tc.readOnly})
+		var e *IsolationLevelError
+		require.ErrorAs(t, err, &e, "%v read-only=%v", tc.level, tc.readOnly)
+		require.Contains(t, err.Error(), tc.level.String())
+	}
+	require.Zero(t, stats(t, db).WriterQueueDepth)
+	mustExec(t, db, "CREATE TABLE t(v)") // the writer is free
+}
+
+// TestContextEndRollsBackTheTransaction checks that a transaction whose context ends is
+// rolled back and frees the writer for the next unit.
+func TestContextEndRollsBackTheTransaction(t *testing.T) {
+	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/c.db"})
+	mustExec(t, db, "CREATE TABLE t(v TEXT)")
+	events := queued(t, cn)
+	ctx, cancel := context.WithCancel(context.Background())
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	mustExec(t, tx, "INSERT INTO t VALUES ('cancelled')")
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("INSERT INTO t VALUES ('next')")
+		done <- err
+	}()
+	receive(t, events)
+	cancel()
+	require.NoError(t, receive(t, done), "the writer was freed")
+	require.ErrorIs(t, tx.Commit(), sql.ErrTxDone)
+
+	var v string
+	require.NoError(t, db.QueryRow("SELECT group_concat(v) FROM t").Scan(&v))
+	require.Equal(t, "next", v)
+}
+
+// TestCommitFailureRollsBack checks that a COMMIT SQLite refuses (a deferred foreign key
+// violation) still ends the transaction and frees the writer, as mattn's Commit does.
+func TestCommitFailureRollsBack(t *testing.T) {
+	db, _ := openDB(t, "_fk=1")
+	mustExec(t, db, "CREATE TABLE p(id INTEGER PRIMARY KEY)",
+		"CREATE TABLE c(p INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)")
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	mustExec(t, tx, "INSERT INTO c VALUES (42)")
+	err = tx.Commit()
+	var e sqlite3.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, sqlite3.ErrConstraint, e.Code)
+	require.EqualValues(t, 0, queryInt(t, db, "SELECT count(*) FROM c"))
+	mustExec(t, db, "INSERT INTO p VALUES (1)")
+}
+
+// TestSessionResetterAndValidator checks the two interfaces database/sql relies on to keep
+// a connection after a context ended a transaction.
+func TestSessionResetterAndValidator(t *testing.T) {
+	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/r.db"})
+	dc, err := cn.Connect(background)
+	require.NoError(t, err)
+	c := dc.(*conn)
+	require.True(t, c.IsValid())
+
+	_, err = c.ExecContext(background, "PRAGMA foreign_keys = ON", nil)
+	require.NoError(t, err)
+	require.True(t, c.pinned, "a pragma setting pins the session to the writer")
+	require.NoError(t, c.ResetSession(background))
+	require.False(t, c.pinned, "a new user of the connection starts a new session")
+
+	_, err = c.ExecContext(background, "BEGIN", nil)
+	require.NoError(t, err)
+	require.NoError(t, c.ResetSession(background))
+	require.True(t, c.sqlTx, "a transaction begun in SQL survives, as on one connection")
+	_, err = c.ExecContext(background, "ROLLBACK", nil)
+	require.NoError(t, err)
+	require.False(t, c.holding)
+
+	require.NoError(t, cn.Close())
+	require.False(t, c.IsValid())
+	require.ErrorIs(t, c.ResetSession(background), driver.ErrBadConn)
+	require.NoError(t, c.Close())
+}
