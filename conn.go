@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -132,6 +133,9 @@ func (c *conn) place(ctx context.Context, query string) (placement, error) {
 		// A transaction or open rows hold the writer for the session. The classification
 		// still matters for what the statement leaves behind. The classifier needs no share
 		// of the gate: the session holds it whole.
+		if w := c.cn.writer.conn; w == nil || closedUnderneath(w) {
+			return placement{}, errWriterBroke
+		}
 		cls, err := c.cn.router.classify(ctx, query, false)
 		if err != nil {
 			return placement{}, err
@@ -209,6 +213,9 @@ func (c *conn) afterWriter(cls classification, err error) {
 	case w.conn == nil:
 		// The writer broke; whatever transaction it held is gone.
 		c.sqlTx = false
+		if c.tx != nil && c.tx.aborted == nil {
+			c.tx.aborted = fmt.Errorf("%w: %w", ErrTxAborted, errWriterBroke)
+		}
 	case c.tx != nil:
 		if isTimeLimit(err) && c.tx.aborted == nil {
 			c.abortTx(err)

@@ -15,6 +15,10 @@ var (
 	// transaction: the transaction was rolled back and released the writer, so every later
 	// statement of it, and its Commit, fail with an error that wraps ErrTxAborted.
 	ErrTxAborted = errors.New("sqliteserial: transaction rolled back")
+
+	// errWriterBroke is the error of a statement that needs the writer its session holds
+	// after that connection broke underneath.
+	errWriterBroke = errors.New("sqliteserial: the writer connection broke; the transaction is lost")
 )
 
 // WriteWaitError reports a unit of work that gave up waiting for the writer, either

@@ -93,6 +93,17 @@ func TestBrokenConnectionsAreReplaced(t *testing.T) {
 
 	mustExec(t, db, "INSERT INTO t VALUES (2)")
 	require.EqualValues(t, 2, queryInt(t, db, "SELECT count(*) FROM t"))
+
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	mustExec(t, tx, "INSERT INTO t VALUES (3)")
+	require.NoError(t, cn.writer.conn.Close()) // the session holds the writer: nobody else uses it
+	_, err = tx.Exec("INSERT INTO t VALUES (4)")
+	require.ErrorIs(t, err, errWriterBroke)
+	require.Error(t, tx.Rollback())
+	mustExec(t, db, "INSERT INTO t VALUES (5)")
+	require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"))
+
 	s := stats(t, db)
 	require.EqualValues(t, 2, s.ReadersOpened, "the closed reader was replaced")
 	require.Equal(t, 1, s.ReadersOpen)

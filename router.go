@@ -91,6 +91,7 @@ type router struct {
 	cache atomic.Pointer[routeCache]
 
 	mu         sync.Mutex // serializes the classifier
+	closed     bool
 	classifier *sqlite3.SQLiteConn
 	seen       *statementEvents // what the authorizer reports for the statement being prepared
 }
@@ -164,6 +165,9 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return classification{}, ErrClosed
+	}
 	if r.classifier == nil {
 		c, err := r.open()
 		if err != nil {
@@ -253,6 +257,7 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 func (r *router) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	if r.classifier != nil {
 		r.classifier.Close()
 		r.classifier = nil

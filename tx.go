@@ -127,7 +127,7 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	}
 	var err error
 	if p == nil {
-		err = fmt.Errorf("sqliteserial: %s: the writer connection broke during the transaction", verb)
+		err = errWriterBroke
 	} else if _, err = p.ExecContext(context.Background(), verb, nil); err != nil && commit {
 		_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
 	}

@@ -106,6 +106,10 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		w.mu.Unlock()
 	} else if err := w.wait(ctx, kind, start); err != nil {
 		return err
+	} else if err := ctx.Err(); err != nil {
+		// Granted just as the caller gave up: the unit must not run.
+		w.releaseQueue()
+		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: err}
 	}
 	if err := w.acquireGate(ctx, start); err != nil {
 		w.releaseQueue()

@@ -1,0 +1,74 @@
+// Package sqliteserial is a database/sql driver, registered as "sqlite-serial", that makes
+// SQLite safe and fast under concurrency without any change to the code that uses it. It
+// wraps github.com/mattn/go-sqlite3.
+//
+//	import _ "github.com/sqlite-serial/sqlite-serial"
+//
+//	db, err := sql.Open("sqlite-serial", "app.db?_fk=1")
+//
+// # Topology
+//
+// Each *sql.DB owns one writer connection and a pool of reader connections to the same
+// database. The writer opens first, with mattn's busy timeout, and switches a database file
+// to WAL. Readers open as reads need them, up to _serial_readers, and cannot write: they
+// are query-only, and opened with mode=ro when the DSN is a file: URI.
+//
+// # Routing
+//
+// Every statement is classified. It goes to a reader only when it certainly only reads and
+// has no connection-local meaning; everything else goes to the writer. The judgement is
+// SQLite's own: the statement is prepared on a separate query-only connection with an
+// authorizer, and sqlite3_stmt_readonly decides, overruled where SQLite calls a statement
+// read-only that must still run on the writer (transaction control, ATTACH and DETACH,
+// pragma settings and reads of per-connection settings, REINDEX, temp objects,
+// last_insert_rowid, changes and total_changes). A script goes to the writer when any of
+// its statements does; a statement that cannot be prepared there goes to the writer too.
+// Judgements are cached by SQL text and dropped when the schema changes. A write that still
+// reaches a reader is refused there and run again on the writer, never surfacing as an
+// error.
+//
+// # Serialization
+//
+// The writer runs one unit of work at a time: an autocommit statement or script (with its
+// rows while they are open), or a whole transaction. Units wait in a FIFO queue in Go,
+// honouring their context, and give up after _serial_write_wait with a *WriteWaitError that
+// wraps context.DeadlineExceeded. A unit whose caller gave up never runs. Within one
+// process, concurrent use never yields SQLITE_BUSY or "database is locked".
+//
+// # Transactions
+//
+// BeginTx with the default or the serializable level takes the writer and runs BEGIN
+// IMMEDIATE; every statement in it, reads included, runs on the writer until Commit,
+// Rollback or the end of its context. BeginTx with ReadOnly runs on a reader as one stable
+// snapshot, never touches the writer and refuses writes. Other isolation levels are refused
+// with an *IsolationLevelError.
+//
+// # Sessions
+//
+// A *sql.Conn is one session. Once it begins a transaction in SQL (BEGIN or SAVEPOINT), it
+// holds the writer until the transaction ends. Once it creates temp objects, attaches a
+// database or sets a pragma, it is pinned: its statements all run on the writer, which
+// holds that state, until database/sql hands the connection to its next user.
+//
+// # Time limits
+//
+// _serial_query_timeout gives every statement, reads and writes alike, a time limit that
+// covers reading its rows; a sooner context deadline wins. A statement past its limit is
+// interrupted and fails with a *TimeLimitError, which wraps context.DeadlineExceeded; its
+// connection stays usable, and a write transaction it belonged to is rolled back.
+//
+// # In-memory and read-only databases
+//
+// An in-memory DSN (":memory:", "file::memory:", mode=memory) gives each *sql.DB one
+// in-memory database of its own, shared by its writer and readers. It has no WAL, so reads
+// wait while a unit of work holds the writer. With mode=ro or immutable=1 no writer is
+// opened, and SQLite refuses writes at once.
+//
+// # Errors
+//
+// Errors from SQLite reach the caller as mattn's sqlite3.Error, unchanged. The driver's own
+// errors start with "sqliteserial:".
+//
+// The README lists every DSN key and the documented differences from plain
+// mattn/go-sqlite3.
+package sqliteserial
