@@ -1,6 +1,7 @@
 package sqliteserial
 
 import (
+	"database/sql"
 	"runtime"
 	"testing"
 	"time"
@@ -39,4 +40,67 @@ func BenchmarkParallelSlowReads(b *testing.B) {
 	}
 	b.ReportMetric(float64(parallel)/float64(serial), "parallel/serial")
 	b.ReportMetric(float64(n), "reads")
+}
+
+// benchTargets are what the per-statement benchmarks compare: bare mattn/go-sqlite3 on one
+// connection (WAL, like the driver's), and the driver.
+func benchTargets(b *testing.B) map[string]*sql.DB {
+	dir := b.TempDir()
+	plain, err := sql.Open("sqlite3", dir+"/plain.db?_journal_mode=WAL")
+	require.NoError(b, err)
+	plain.SetMaxOpenConns(1)
+	serial, err := sql.Open(DriverName, dir+"/serial.db")
+	require.NoError(b, err)
+	b.Cleanup(func() { plain.Close(); serial.Close() })
+	dbs := map[string]*sql.DB{"mattn": plain, "serial": serial}
+	for _, db := range dbs {
+		mustExec(b, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+		tx, err := db.Begin()
+		require.NoError(b, err)
+		for i := range 1000 {
+			_, err := tx.Exec("INSERT INTO t(id, v) VALUES (?, ?)", i, "value")
+			require.NoError(b, err)
+		}
+		require.NoError(b, tx.Commit())
+	}
+	return dbs
+}
+
+// BenchmarkStatement measures one statement's time through bare mattn and through the
+// driver, in the same run.
+func BenchmarkStatement(b *testing.B) {
+	dbs := benchTargets(b)
+	for _, name := range []string{"mattn", "serial"} {
+		db := dbs[name]
+		b.Run("point-read/"+name, func(b *testing.B) {
+			var v string
+			for i := 0; b.Loop(); i++ {
+				require.NoError(b, db.QueryRow("SELECT v FROM t WHERE id = ?", i%1000).Scan(&v))
+			}
+		})
+		b.Run("point-read-prepared/"+name, func(b *testing.B) {
+			st, err := db.Prepare("SELECT v FROM t WHERE id = ?")
+			require.NoError(b, err)
+			defer st.Close()
+			var v string
+			for i := 0; b.Loop(); i++ {
+				require.NoError(b, st.QueryRow(i%1000).Scan(&v))
+			}
+		})
+		b.Run("insert-in-tx/"+name, func(b *testing.B) {
+			tx, err := db.Begin()
+			require.NoError(b, err)
+			for b.Loop() {
+				_, err := tx.Exec("INSERT INTO t(v) VALUES (?)", "x")
+				require.NoError(b, err)
+			}
+			require.NoError(b, tx.Rollback())
+		})
+		b.Run("autocommit-insert/"+name, func(b *testing.B) {
+			for b.Loop() {
+				_, err := db.Exec("INSERT INTO t(v) VALUES (?)", "x")
+				require.NoError(b, err)
+			}
+		})
+	}
 }

@@ -284,20 +284,39 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
-	pl, err := c.place(ctx, cl.query)
+	var res driver.Result
+	pl, err := c.run(ctx, cl.query, func(pl placement) (err error) {
+		res, err = c.execAt(ctx, pl, cl)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.execAt(ctx, pl, cl)
-	if c.misrouted(pl, cl.query, err) {
+	c.finish(pl, nil)
+	return res, nil
+}
+
+// run places a statement, runs do there and, when a reader refused it as a write, runs it
+// again on the writer. When do fails, run gives back what it took; when do succeeds, the
+// caller owns the placement and must finish it.
+func (c *conn) run(ctx context.Context, query string, do func(placement) error) (placement, error) {
+	pl, err := c.place(ctx, query)
+	if err != nil {
+		return placement{}, err
+	}
+	err = do(pl)
+	if c.misrouted(pl, query, err) {
 		c.finish(pl, nil)
 		if pl, err = c.placeOnWriter(ctx, pl.cls); err != nil {
-			return nil, err
+			return placement{}, err
 		}
-		res, err = c.execAt(ctx, pl, cl)
+		err = do(pl)
 	}
-	c.finish(pl, err)
-	return res, err
+	if err != nil {
+		c.finish(pl, err)
+		return placement{}, err
+	}
+	return pl, nil
 }
 
 // execAt runs the call at pl under the statement's time limit.
@@ -314,23 +333,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
-	pl, err := c.place(ctx, cl.query)
-	if err != nil {
-		return nil, err
-	}
-	r, err := c.queryAt(ctx, pl, cl)
-	if c.misrouted(pl, cl.query, err) {
-		c.finish(pl, nil)
-		if pl, err = c.placeOnWriter(ctx, pl.cls); err != nil {
-			return nil, err
-		}
+	var r *rows
+	if _, err := c.run(ctx, cl.query, func(pl placement) (err error) {
 		r, err = c.queryAt(ctx, pl, cl)
-	}
-	if err != nil {
-		c.finish(pl, err)
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	return r, nil
+	return r, nil // the rows finish the placement when they close
 }
 
 // queryAt runs the call at pl and returns rows that give pl back when they close.

@@ -173,14 +173,7 @@ func TestReadersOpenLazilyUpToTheLimit(t *testing.T) {
 	queryInt(t, db, "SELECT count(*) FROM t")
 	require.Equal(t, 1, stats(t, db).ReadersOpen, "one read opens one reader")
 
-	var g errgroup.Group
-	for range 40 {
-		g.Go(func() error {
-			var n int
-			return db.QueryRow("SELECT count(*) FROM t").Scan(&n)
-		})
-	}
-	require.NoError(t, g.Wait())
+	concurrentReads(t, db, 40, "SELECT count(*) FROM t")
 	s := stats(t, db)
 	require.LessOrEqual(t, s.ReadersOpen, 3)
 	require.LessOrEqual(t, s.ReadersMaxInUse, 3)
@@ -219,14 +212,7 @@ func TestReadsRunInParallel(t *testing.T) {
 	db, _ := openConnector(t, &Config{DSN: t.TempDir() + "/p.db", Readers: n,
 		Driver: driverWithFunc("rendezvous", meet.meet)})
 	mustExec(t, db, "CREATE TABLE t(v)", "INSERT INTO t VALUES (1)")
-	var g errgroup.Group
-	for range n {
-		g.Go(func() error {
-			var v int
-			return db.QueryRow("SELECT rendezvous() FROM t").Scan(&v)
-		})
-	}
-	require.NoError(t, g.Wait())
+	concurrentReads(t, db, n, "SELECT rendezvous() FROM t")
 	require.Equal(t, n, stats(t, db).ReadersMaxInUse)
 }
 
@@ -286,4 +272,20 @@ func TestPreparedStatementRunsOnlyItsFirstStatementLikeMattn(t *testing.T) {
 	_, err = st.Exec()
 	require.Error(t, err, "database/sql checks the argument count against NumInput")
 	assert.Contains(t, err.Error(), "expected 1 arguments")
+}
+
+// FuzzParseDSN checks that ParseDSN never panics and that parse, format, parse is stable.
+func FuzzParseDSN(f *testing.F) {
+	for _, tc := range dsnCases {
+		f.Add(tc.dsn)
+	}
+	f.Fuzz(func(t *testing.T, dsn string) {
+		cfg, err := ParseDSN(dsn)
+		if err != nil {
+			return
+		}
+		again, err := ParseDSN(cfg.FormatDSN())
+		require.NoError(t, err, cfg.FormatDSN())
+		require.Equal(t, cfg, again)
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 )
 
 // openDB opens a database file in a fresh temporary directory through the driver, with
@@ -167,3 +168,15 @@ func driverWithFunc(name string, fn any) *sqlite3.SQLiteDriver {
 
 // background is a shorter name for context.Background in tests.
 var background = context.Background()
+
+// concurrentReads runs query n times at once on db and returns the integers it returned.
+func concurrentReads(t testing.TB, db *sql.DB, n int, query string) []int64 {
+	t.Helper()
+	got := make([]int64, n)
+	var g errgroup.Group
+	for i := range n {
+		g.Go(func() error { return db.QueryRow(query).Scan(&got[i]) })
+	}
+	require.NoError(t, g.Wait())
+	return got
+}

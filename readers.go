@@ -149,12 +149,8 @@ func (p *readerPool) close(deadline time.Time) error {
 	p.drained = drained
 	p.mu.Unlock()
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-drained:
+	if closedBy(drained, deadline) {
 		return nil
-	case <-timer.C:
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

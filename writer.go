@@ -292,12 +292,8 @@ func (w *writer) drain(deadline time.Time) error {
 	w.idle = idle
 	w.mu.Unlock()
 
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	select {
-	case <-idle:
+	if closedBy(idle, deadline) {
 		return nil
-	case <-timer.C:
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -338,4 +334,16 @@ func (w *writer) snapshot() (writerStats, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.stats, len(w.queue)
+}
+
+// closedBy reports whether ch is closed by deadline, waiting until then at most.
+func closedBy(ch <-chan struct{}, deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
