@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,59 +236,6 @@ func TestScenarioReadModifyWrite(t *testing.T) {
 	require.NoError(t, db.QueryRow("SELECT value FROM counter WHERE id = 1").Scan(&value))
 	require.Equal(t, workers*perWorker, value, "counter after %d read-modify-write transactions", workers*perWorker)
 	t.Logf("%d read-modify-write transactions in %v", workers*perWorker, elapsed.Round(time.Millisecond))
-
-	// Why this matters: the same workload, smaller and capped at about 3 s, against plain
-	// mattn/go-sqlite3 on a WAL database. Its db.Begin() is a deferred BEGIN, so two
-	// transactions that read the same snapshot cannot both upgrade to write: SQLite refuses
-	// one with "database is locked" (SQLITE_BUSY or SQLITE_BUSY_SNAPSHOT), which the
-	// application would have to retry. How many errors it gets varies from run to run, so
-	// this only logs them and asserts nothing about plain mattn.
-	t.Run("plain-mattn-for-comparison", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("comparison only; skipped with -short")
-		}
-		const workers, perWorker = 8, 10
-		path := filepath.Join(t.TempDir(), "rmw-plain.db")
-		plain, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			if err := plain.Close(); err != nil {
-				t.Errorf("closing %s: %v", path, err)
-			}
-		})
-		scenarioCreateCounter(t, plain)
-
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		var committed, failed atomic.Int64
-		var firstErr atomic.Value
-		var wg sync.WaitGroup
-		began := time.Now()
-		for range workers {
-			wg.Go(func() {
-				for range perWorker {
-					if ctx.Err() != nil {
-						return
-					}
-					if err := scenarioReadModifyWrite(ctx, plain); err != nil {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, err.Error())
-						continue
-					}
-					committed.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		elapsed := time.Since(began)
-		var value int
-		require.NoError(t, plain.QueryRow("SELECT value FROM counter WHERE id = 1").Scan(&value))
-		t.Logf("plain mattn/go-sqlite3, same workload (%d goroutines x %d transactions) in %v: %d committed, %d failed, counter %d",
-			workers, perWorker, elapsed.Round(time.Millisecond), committed.Load(), failed.Load(), value)
-		if e := firstErr.Load(); e != nil {
-			t.Logf("plain mattn/go-sqlite3, first error: %s", e)
-		}
-	})
 }
 
 // errScenarioInsufficient is scenarioTransfer's refusal of a transfer the balance cannot cover.
