@@ -21,30 +21,40 @@ var (
 )
 
 // conn is one logical connection of database/sql: a session. It owns no physical
-// connection of its own; each statement runs on a reader or on the writer, as the router
-// and the session's state decide.
+// connection at first: each statement runs on a reader or on the writer, as the router and
+// the session's state decide. Once the session keeps state of its own (temp objects,
+// attached databases, a per-session pragma), it gets a physical connection of its own, its
+// session connection, and runs everything there; its writes still wait for the writer's
+// turn, so that writes stay serialized.
 //
 // database/sql never calls a conn from two goroutines at once (it holds its own lock around
 // every call, Rows.Close and Tx.Rollback included), so conn's fields need no lock.
 type conn struct {
 	cn *Connector
 
-	// holding is set while the session holds the writer. It does so while a write
+	// holding is set while the session holds the writer's turn. It does so while a write
 	// transaction is open (tx, or sqlTx for one begun in SQL) and while rows of a statement
-	// on the writer are open (writerRows).
-	holding    bool
-	writerRows int
-	sqlTx      bool
-	tx         *tx
-	// pinned is set once the session left state on the writer (temp schema, an attached
-	// database, a pragma setting): its statements then all run on the writer, until
-	// database/sql hands the connection to a new user (ResetSession).
-	pinned bool
+	// that needed it are open (writeRows).
+	holding   bool
+	writeRows int
+	sqlTx     bool
+	tx        *tx
+
+	// session is the session's own connection, once it keeps state of its own. sessionUses
+	// counts the reads on it that are under way (open rows, a read-only transaction);
+	// sessionShare is set while they hold a share of the gate.
+	session      *physConn
+	sessionUses  int
+	sessionShare bool
 
 	// reader is the reader the session uses, while readerRefs > 0: rows are open on it or
 	// a read-only transaction runs on it. Further reads of the session share it.
-	reader     *sqlite3.SQLiteConn
+	reader     *physConn
 	readerRefs int
+
+	// saved are the session's own last_insert_rowid() and changes() while the shared
+	// writer connection holds another session's (see lastchange.go).
+	saved lastChange
 
 	closed        bool
 	ownsConnector bool // opened by Driver.Open: closing the conn closes the connector
@@ -59,7 +69,7 @@ type call struct {
 }
 
 // runExec runs the call on p.
-func (cl call) runExec(ctx context.Context, p *sqlite3.SQLiteConn) (driver.Result, error) {
+func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) {
 	if !cl.prepared {
 		return p.ExecContext(ctx, cl.query, cl.args)
 	}
@@ -73,7 +83,7 @@ func (cl call) runExec(ctx context.Context, p *sqlite3.SQLiteConn) (driver.Resul
 
 // runQuery runs the call on p. For a prepared call it also returns the statement, which
 // must be closed after the rows.
-func (cl call) runQuery(ctx context.Context, p *sqlite3.SQLiteConn) (*sqlite3.SQLiteRows, driver.Stmt, error) {
+func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, driver.Stmt, error) {
 	if !cl.prepared {
 		r, err := p.QueryContext(ctx, cl.query, cl.args)
 		if err != nil {
@@ -93,14 +103,46 @@ func (cl call) runQuery(ctx context.Context, p *sqlite3.SQLiteConn) (*sqlite3.SQ
 	return r.(*sqlite3.SQLiteRows), s, nil
 }
 
+// placeKind is what a statement's placement holds.
+type placeKind uint8
+
+const (
+	// onReader: a reader of the pool, acquired by the session.
+	onReader placeKind = iota
+	// onWriter: the writer's turn, held by the session; the connection is the shared
+	// writer or the session's own.
+	onWriter
+	// onSession: the session's own connection, for a statement that does not write.
+	onSession
+)
+
 // placement is where one call runs.
 type placement struct {
-	conn   *sqlite3.SQLiteConn
-	writer bool // the writer, held by the session; else a reader acquired by it
-	cls    classification
+	conn *physConn
+	kind placeKind
+	cls  classification
 	// retry is set for a reader chosen by classification: a write that fails there as
 	// read-only is run again on the writer.
 	retry bool
+	// changes is set when the statement claimed last_insert_rowid() and changes() on the
+	// shared writer connection, as claim says.
+	changes bool
+	claim   dmlClaim
+}
+
+// settleChanges records what the statement at pl left in last_insert_rowid() and
+// changes(), if it claimed them; after is its Exec result, nil when there is none.
+func (c *conn) settleChanges(pl placement, after driver.Result, failed bool) {
+	w := c.cn.writer
+	switch {
+	case pl.changes && after != nil:
+		v := resultChange(after)
+		w.settleChanges(c, pl.claim, &v, failed)
+	case pl.changes:
+		w.settleChanges(c, pl.claim, nil, failed)
+	case after != nil && pl.kind == onWriter && w != nil && pl.conn == w.conn:
+		w.noteChange(resultChange(after))
+	}
 }
 
 // usable returns the error for a call on a closed session or connector.
@@ -114,8 +156,21 @@ func (c *conn) usable() error {
 	return nil
 }
 
-// place decides where a statement runs and takes that connection for the session.
+// place decides where a statement runs, takes that connection for the session and brings
+// its pragma settings up to date.
 func (c *conn) place(ctx context.Context, query string) (placement, error) {
+	pl, err := c.choose(ctx, query)
+	if err != nil {
+		return placement{}, err
+	}
+	if err := c.cn.pragmas.sync(pl.conn); err != nil {
+		c.finish(pl, nil)
+		return placement{}, err
+	}
+	return pl, nil
+}
+
+func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	if err := c.usable(); err != nil {
 		return placement{}, err
 	}
@@ -125,57 +180,120 @@ func (c *conn) place(ctx context.Context, query string) (placement, error) {
 		}
 		if t.readOnly {
 			c.cn.routes.pinned.Add(1)
-			r, _ := c.acquireReader(ctx) // the transaction holds a reference: never fails
-			return placement{conn: r}, nil
+			return c.placeForRead(ctx, classification{})
 		}
 	}
 	if c.holding {
-		// A transaction or open rows hold the writer for the session. The classification
-		// still matters for what the statement leaves behind. The classifier needs no share
-		// of the gate: the session holds it whole.
-		if w := c.cn.writer.conn; w == nil || closedUnderneath(w) {
-			return placement{}, errWriterBroke
-		}
+		// A transaction or open rows hold the writer's turn for the session: everything
+		// runs where it holds it. The classification still matters for what the statement
+		// leaves behind. The classifier needs no share of the gate: the session holds the
+		// gate whole.
 		cls, err := c.cn.router.classify(ctx, query, false)
 		if err != nil {
 			return placement{}, err
 		}
 		c.cn.routes.pinned.Add(1)
-		return placement{conn: c.cn.writer.conn, writer: true, cls: cls}, nil
+		return c.placeOnWriter(ctx, cls)
 	}
-	cls, err := c.cn.router.classify(ctx, query, c.reader == nil)
+	cls, err := c.cn.router.classify(ctx, query, c.reader == nil && c.sessionUses == 0)
 	if err != nil {
 		return placement{}, err
 	}
+	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl)) {
+		// The statement makes state of the session's own: it moves to a connection of its
+		// own, from this statement on. (On a read-only database that includes
+		// transactions begun in SQL, which have no writer to hold.)
+		if err := c.openSession(); err != nil {
+			return placement{}, err
+		}
+	}
 	switch {
+	case c.session != nil:
+		c.cn.routes.pinned.Add(1)
+		if c.cn.writer != nil && c.sessionWrites(cls, query) {
+			return c.placeOnWriter(ctx, cls)
+		}
+		return c.placeForRead(ctx, cls)
 	case c.cn.writer == nil:
 		// A read-only database: everything runs on a reader, and SQLite refuses writes.
 		c.cn.routes.reader.Add(1)
-	case c.pinned:
-		c.cn.routes.pinned.Add(1)
-		return c.placeOnWriter(ctx, cls)
+		return c.placeForRead(ctx, cls)
 	case cls.route == toWriter:
 		c.cn.routes.writer.Add(1)
 		return c.placeOnWriter(ctx, cls)
-	default:
-		c.cn.routes.reader.Add(1)
+	}
+	c.cn.routes.reader.Add(1)
+	pl, err := c.placeForRead(ctx, cls)
+	pl.retry = true
+	return pl, err
+}
+
+// sessionWrites reports whether a statement of a session with its own connection needs the
+// writer's turn. When the classifier could not prepare it (it names the session's temp
+// tables, say), the session's connection judges it instead.
+func (c *conn) sessionWrites(cls classification, query string) bool {
+	if cls.known || cls.route == toReader {
+		return cls.route == toWriter
+	}
+	for _, st := range splitStatements(query) {
+		if writerKeywords[st.keyword] {
+			return true
+		}
+		s, err := c.session.PrepareContext(context.Background(), st.sql)
+		if err != nil {
+			return true // let it fail where a write would run
+		}
+		readOnly := s.(*sqlite3.SQLiteStmt).Readonly()
+		s.Close()
+		if !readOnly {
+			return true
+		}
+	}
+	return false
+}
+
+// placeOnWriter takes the writer's turn for the session, waiting in its queue unless it
+// holds it already, and places the statement on the session's own connection or the
+// shared writer.
+func (c *conn) placeOnWriter(ctx context.Context, cls classification) (placement, error) {
+	w := c.cn.writer
+	if !c.holding {
+		if err := w.acquire(ctx, holdStatement); err != nil {
+			return placement{}, err
+		}
+		c.holding = true
+	}
+	if c.session != nil {
+		return placement{conn: c.session, kind: onWriter, cls: cls}, nil
+	}
+	if w.conn == nil || closedUnderneath(w.conn) {
+		// Only a session that holds the writer across statements can meet this: the
+		// connection broke under its transaction or rows.
+		c.afterWriter(placement{kind: onWriter}, errWriterBroke)
+		return placement{}, errWriterBroke
+	}
+	pl := placement{conn: w.conn, kind: onWriter, cls: cls}
+	w.running = c
+	if cls.dml || !cls.known {
+		pl.changes, pl.claim = true, w.claimChanges(c)
+	}
+	return pl, nil
+}
+
+// placeForRead places a statement that does not write: on the session's own connection if
+// it has one, else on a reader.
+func (c *conn) placeForRead(ctx context.Context, cls classification) (placement, error) {
+	if c.session != nil {
+		if err := c.acquireSessionRead(ctx); err != nil {
+			return placement{}, err
+		}
+		return placement{conn: c.session, kind: onSession, cls: cls}, nil
 	}
 	r, err := c.acquireReader(ctx)
 	if err != nil {
 		return placement{}, err
 	}
-	return placement{conn: r, cls: cls, retry: c.cn.writer != nil}, nil
-}
-
-// placeOnWriter takes the writer for one unit of work, waiting in its queue.
-func (c *conn) placeOnWriter(ctx context.Context, cls classification) (placement, error) {
-	if !c.holding {
-		if err := c.cn.writer.acquire(ctx, holdStatement); err != nil {
-			return placement{}, err
-		}
-		c.holding = true
-	}
-	return placement{conn: c.cn.writer.conn, writer: true, cls: cls}, nil
+	return placement{conn: r, kind: onReader, cls: cls}, nil
 }
 
 // misrouted reports whether err shows that a statement run on a reader wrote: SQLite
@@ -195,23 +313,27 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 // finish gives back what place took, once the statement (and its rows) are done; err is
 // the statement's error.
 func (c *conn) finish(pl placement, err error) {
-	if pl.writer {
-		c.afterWriter(pl.cls, err)
-	} else {
+	switch pl.kind {
+	case onWriter:
+		c.afterWriter(pl, err)
+	case onSession:
+		c.releaseSessionRead(err)
+	default:
 		c.releaseReader(err)
 	}
 }
 
-// afterWriter updates the session after a statement on the writer and releases the writer
-// unless the session still needs it.
-func (c *conn) afterWriter(cls classification, err error) {
-	w := c.cn.writer
-	if err != nil {
-		w.checkBroken()
+// afterWriter updates the session after a statement that held the writer's turn and
+// releases the turn unless the session still needs it.
+func (c *conn) afterWriter(pl placement, err error) {
+	p := pl.conn
+	if err != nil && p != nil && closedUnderneath(p) {
+		c.connectionBroke(p)
+		p = nil
 	}
 	switch {
-	case w.conn == nil:
-		// The writer broke; whatever transaction it held is gone.
+	case p == nil:
+		// The connection broke; whatever transaction it held is gone.
 		c.sqlTx = false
 		if c.tx != nil && c.tx.aborted == nil {
 			c.tx.aborted = fmt.Errorf("%w: %w", ErrTxAborted, errWriterBroke)
@@ -221,39 +343,51 @@ func (c *conn) afterWriter(cls classification, err error) {
 			c.abortTx(err)
 		}
 	default:
-		inTx := !w.conn.AutoCommit()
+		inTx := !p.AutoCommit()
 		if inTx && isTimeLimit(err) {
 			// A transaction begun in SQL whose statement ran out of time is rolled back.
-			_, rerr := w.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+			_, rerr := p.ExecContext(context.Background(), "ROLLBACK", nil)
 			inTx = rerr != nil
 		}
 		if inTx && !c.sqlTx {
-			w.setKind(holdSQLTransaction)
+			c.cn.writer.setKind(holdSQLTransaction)
 		}
 		c.sqlTx = inTx
+		if err == nil && !inTx {
+			// Broadcast pragma settings made outside a transaction apply everywhere.
+			c.cn.pragmas.record(pl.cls.settings)
+		}
 	}
-	if cls.pins {
-		c.pinned = true
-	}
-	if cls.schema {
+	if pl.cls.schema {
 		c.cn.router.invalidate()
 	}
 	c.releaseWriterIfIdle()
 }
 
-// releaseWriterIfIdle releases the writer unless an open transaction or open rows of the
-// session still need it.
+// connectionBroke drops a connection that was closed underneath the session.
+func (c *conn) connectionBroke(p *physConn) {
+	if p == c.session {
+		c.cn.closeSession(p)
+		c.session, c.sessionUses, c.sessionShare = nil, 0, false
+		return
+	}
+	c.cn.writer.checkBroken()
+}
+
+// releaseWriterIfIdle releases the writer's turn unless an open transaction or open rows of
+// the session still need it.
 func (c *conn) releaseWriterIfIdle() {
-	if !c.holding || c.writerRows > 0 || c.sqlTx || (c.tx != nil && !c.tx.readOnly && c.tx.aborted == nil) {
+	if !c.holding || c.writeRows > 0 || c.sqlTx || (c.tx != nil && !c.tx.readOnly && c.tx.aborted == nil) {
 		return
 	}
 	c.holding = false
+	c.cn.writer.running = nil
 	c.cn.writer.release()
 }
 
 // acquireReader returns the session's reader, taking one from the pool unless it uses one
 // already. Each call must be matched by releaseReader.
-func (c *conn) acquireReader(ctx context.Context) (*sqlite3.SQLiteConn, error) {
+func (c *conn) acquireReader(ctx context.Context) (*physConn, error) {
 	if c.reader != nil {
 		c.readerRefs++
 		return c.reader, nil
@@ -278,6 +412,44 @@ func (c *conn) releaseReader(err error) {
 	c.cn.readers.put(r, err != nil && closedUnderneath(r))
 }
 
+// acquireSessionRead starts a read on the session's own connection. On a database without
+// WAL it takes a share of the gate, unless the session holds the writer's turn, which
+// keeps every reader out already. Each call must be matched by releaseSessionRead.
+func (c *conn) acquireSessionRead(ctx context.Context) error {
+	if c.sessionUses == 0 && !c.holding && c.cn.gate != nil {
+		if err := c.cn.gate.acquireShared(ctx); err != nil {
+			return err
+		}
+		c.sessionShare = true
+	}
+	c.sessionUses++
+	return nil
+}
+
+// releaseSessionRead ends a read on the session's own connection.
+func (c *conn) releaseSessionRead(err error) {
+	if c.session != nil && err != nil && closedUnderneath(c.session) {
+		c.connectionBroke(c.session)
+	}
+	if c.sessionUses > 0 {
+		c.sessionUses--
+	}
+	if c.sessionUses == 0 && c.sessionShare {
+		c.sessionShare = false
+		c.cn.gate.releaseShared()
+	}
+}
+
+// openSession gives the session a connection of its own.
+func (c *conn) openSession() error {
+	p, err := c.cn.openSession()
+	if err != nil {
+		return err
+	}
+	c.session = p
+	return nil
+}
+
 // ExecContext implements driver.ExecerContext.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	return c.exec(ctx, call{query: query, args: args})
@@ -292,6 +464,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.settleChanges(pl, res, false)
 	c.finish(pl, nil)
 	return res, nil
 }
@@ -310,9 +483,12 @@ func (c *conn) run(ctx context.Context, query string, do func(placement) error) 
 		if pl, err = c.placeOnWriter(ctx, pl.cls); err != nil {
 			return placement{}, err
 		}
-		err = do(pl)
+		if err = c.cn.pragmas.sync(pl.conn); err == nil {
+			err = do(pl)
+		}
 	}
 	if err != nil {
+		c.settleChanges(pl, nil, true)
 		c.finish(pl, err)
 		return placement{}, err
 	}
@@ -351,8 +527,8 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (*rows, error
 		cancel()
 		return nil, c.cn.statementError(ctx, sctx, err)
 	}
-	if pl.writer {
-		c.writerRows++
+	if pl.kind == onWriter {
+		c.writeRows++
 	}
 	return &rows{SQLiteRows: r, c: c, pl: pl, stmt: s, ctx: ctx, sctx: sctx, cancel: cancel}, nil
 }
@@ -364,7 +540,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	cls, err := c.cn.router.classify(ctx, query, !c.holding && c.reader == nil)
+	cls, err := c.cn.router.classify(ctx, query, !c.holding && c.reader == nil && c.sessionUses == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -375,6 +551,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 			return nil, err
 		}
 		pl.cls = classification{} // preparing leaves nothing behind
+		c.settleChanges(pl, nil, true)
 		s, err := pl.conn.PrepareContext(ctx, query)
 		if err == nil {
 			n = s.NumInput()
@@ -404,15 +581,12 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession implements driver.SessionResetter. database/sql calls it before it hands the
-// connection to a new user: the session's pin to the writer ends there, unless a
-// transaction begun in SQL is still open, which keeps the session on the writer as it would
-// keep a single connection.
+// connection to a new user. The session's state stays, as it would on one SQLite
+// connection: its own connection with its temp objects and attachments, and a transaction
+// begun in SQL, which keeps holding the writer's turn.
 func (c *conn) ResetSession(ctx context.Context) error {
 	if c.closed || c.cn.closed.Load() {
 		return driver.ErrBadConn
-	}
-	if !c.sqlTx {
-		c.pinned = false
 	}
 	return nil
 }
@@ -422,8 +596,8 @@ func (c *conn) IsValid() bool {
 	return !c.closed && !c.cn.closed.Load()
 }
 
-// Close implements driver.Conn. It rolls back a transaction the session left open and gives
-// back everything it holds.
+// Close implements driver.Conn. It rolls back a transaction the session left open, gives
+// back everything it holds and closes its own connection.
 func (c *conn) Close() error {
 	if c.closed {
 		return nil
@@ -432,19 +606,37 @@ func (c *conn) Close() error {
 	if c.tx != nil {
 		err = c.endTx(c.tx, false)
 	}
-	if c.sqlTx && c.cn.writer.conn != nil {
-		_, err = c.cn.writer.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	if c.sqlTx {
+		if p := c.writeTarget(); p != nil {
+			_, err = p.ExecContext(context.Background(), "ROLLBACK", nil)
+		}
 		c.sqlTx = false
 	}
-	c.writerRows = 0
+	c.writeRows = 0
 	c.releaseWriterIfIdle()
 	if c.reader != nil {
 		c.readerRefs = 1
 		c.releaseReader(nil)
+	}
+	if c.sessionUses > 0 {
+		c.sessionUses = 1
+		c.releaseSessionRead(nil)
+	}
+	if c.session != nil {
+		c.cn.closeSession(c.session)
+		c.session = nil
 	}
 	c.closed = true
 	if c.ownsConnector {
 		err = errors.Join(err, c.cn.Close())
 	}
 	return err
+}
+
+// writeTarget is the connection the session's writes run on: its own, or the shared writer.
+func (c *conn) writeTarget() *physConn {
+	if c.session != nil {
+		return c.session
+	}
+	return c.cn.writer.conn
 }

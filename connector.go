@@ -23,9 +23,10 @@ var (
 // connections, and the router that sends each statement to one of them. Open it with
 // NewConnector and sql.OpenDB, or let sql.Open do both.
 type Connector struct {
-	cfg  Config // a private copy, with defaults resolved
-	topo topology
-	drv  *sqlite3.SQLiteDriver
+	cfg    Config // a private copy, with defaults resolved
+	topo   topology
+	drv    *sqlite3.SQLiteDriver
+	driver *Driver // what Driver returns
 
 	startMu sync.Mutex
 	started bool
@@ -34,7 +35,46 @@ type Connector struct {
 	readers *readerPool
 	router  *router
 
+	gate   *gate // nil for a WAL database
 	routes routeCounters
+	// pragmas are the broadcast pragma settings made through the connector.
+	pragmas pragmaSettings
+	// sessions counts the connections of sessions that keep state of their own.
+	sessions sessionCounters
+}
+
+// sessionCounters count session connections; Close waits for the open ones.
+type sessionCounters struct {
+	opened atomic.Uint64
+	open   atomic.Int64
+	mu     sync.Mutex
+	done   chan struct{} // closed when the last one closes after Close began
+}
+
+// drained wakes Close: the last session connection closed.
+func (s *sessionCounters) drained() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done != nil {
+		close(s.done)
+		s.done = nil
+	}
+}
+
+// wait waits until deadline for every session connection to close.
+func (s *sessionCounters) wait(deadline time.Time) error {
+	s.mu.Lock()
+	if s.open.Load() == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	s.done = done
+	s.mu.Unlock()
+	if s.open.Load() == 0 || closedBy(done, deadline) {
+		return nil
+	}
+	return fmt.Errorf("sqliteserial: close: %d session connection(s) still in use; they are closed when released", s.open.Load())
 }
 
 // routeCounters count where statements went.
@@ -76,7 +116,12 @@ func (cn *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // Driver implements driver.Connector.
-func (cn *Connector) Driver() driver.Driver { return defaultDriver }
+func (cn *Connector) Driver() driver.Driver {
+	if cn.driver != nil {
+		return cn.driver
+	}
+	return defaultDriver
+}
 
 // start opens the writer, once, and sets up the readers and the router.
 func (cn *Connector) start() error {
@@ -90,59 +135,99 @@ func (cn *Connector) start() error {
 	}
 	var g *gate
 	if !cn.topo.readOnly {
-		wc, wal, err := cn.openWriter()
+		w := &writer{limit: cn.cfg.WriteWait}
+		w.open = func() (*physConn, error) {
+			p, _, err := cn.openWriter(w)
+			return p, err
+		}
+		p, wal, err := cn.openWriter(w)
 		if err != nil {
 			return err
 		}
 		if !wal {
-			g = newGate(cn.cfg.Readers + 1) // the readers and the classifier
+			g = newGate()
 		}
-		cn.writer = &writer{limit: cn.cfg.WriteWait, gate: g, open: cn.reopenWriter, conn: wc}
+		w.gate, w.conn = g, p
+		cn.writer = w
 	}
+	cn.gate = g
 	cn.readers = newReaderPool(cn.cfg.Readers, cn.openReader, g)
 	cn.router = newRouter(cn.openReader, g)
 	cn.started = true
 	return nil
 }
 
-// openWriter opens the writer and switches a file database to WAL, unless the DSN chose a
-// journal mode. It reports whether the database is in WAL mode.
-func (cn *Connector) openWriter() (*sqlite3.SQLiteConn, bool, error) {
-	dc, err := cn.drv.Open(cn.topo.writerDSN)
+// physConn is one physical connection of a connector.
+type physConn struct {
+	*sqlite3.SQLiteConn
+	// reader is set for readers and the classifier, which stay query-only.
+	reader bool
+	// pragmaGen is the generation of broadcast pragma settings the connection applied. Only
+	// the connection's current user touches it.
+	pragmaGen uint64
+}
+
+// openConn opens a physical connection with the connector's mattn driver.
+func (cn *Connector) openConn(dsn string) (*sqlite3.SQLiteConn, error) {
+	dc, err := cn.drv.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return dc.(*sqlite3.SQLiteConn), nil
+}
+
+// openWriter opens the writer for w and switches a file database to WAL, unless the DSN
+// chose a journal mode. It reports whether the database is in WAL mode.
+func (cn *Connector) openWriter(w *writer) (*physConn, bool, error) {
+	c, err := cn.openConn(cn.topo.writerDSN)
 	if err != nil {
 		return nil, false, err
 	}
-	c := dc.(*sqlite3.SQLiteConn)
 	pragma := "PRAGMA journal_mode"
 	if !cn.topo.memory && !cn.topo.journalChosen {
 		pragma = "PRAGMA journal_mode = WAL"
 	}
 	mode, err := queryText(c, pragma)
+	if err == nil {
+		err = w.registerChangeFunctions(c)
+	}
 	if err != nil {
 		c.Close()
 		return nil, false, err
 	}
-	return c, strings.EqualFold(mode, "wal"), nil
-}
-
-// reopenWriter replaces a writer connection that broke.
-func (cn *Connector) reopenWriter() (*sqlite3.SQLiteConn, error) {
-	c, _, err := cn.openWriter()
-	return c, err
+	return &physConn{SQLiteConn: c}, strings.EqualFold(mode, "wal"), nil
 }
 
 // openReader opens a reader, or the classifier: a connection that cannot write.
-func (cn *Connector) openReader() (*sqlite3.SQLiteConn, error) {
-	dc, err := cn.drv.Open(cn.topo.readerDSN)
+func (cn *Connector) openReader() (*physConn, error) {
+	c, err := cn.openConn(cn.topo.readerDSN)
 	if err != nil {
 		return nil, err
 	}
-	c := dc.(*sqlite3.SQLiteConn)
 	if _, err := c.ExecContext(context.Background(), "PRAGMA query_only = 1", nil); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("sqliteserial: making a reader query-only: %w", err)
 	}
-	return c, nil
+	return &physConn{SQLiteConn: c, reader: true}, nil
+}
+
+// openSession opens the connection of a session that keeps state of its own.
+func (cn *Connector) openSession() (*physConn, error) {
+	c, err := cn.openConn(cn.topo.sessionDSN)
+	if err != nil {
+		return nil, err
+	}
+	cn.sessions.opened.Add(1)
+	cn.sessions.open.Add(1)
+	return &physConn{SQLiteConn: c}, nil
+}
+
+// closeSession closes a session's connection.
+func (cn *Connector) closeSession(p *physConn) {
+	p.Close()
+	if cn.sessions.open.Add(-1) == 0 && cn.closed.Load() {
+		cn.sessions.drained()
+	}
 }
 
 // queryText returns the first column of the first row of query, as text.
@@ -176,7 +261,7 @@ func (cn *Connector) Close() error {
 	if cn.writer != nil {
 		errs = append(errs, cn.writer.drain(deadline))
 	}
-	errs = append(errs, cn.readers.close(deadline))
+	errs = append(errs, cn.readers.close(deadline), cn.sessions.wait(deadline))
 	cn.router.close()
 	if cn.writer != nil {
 		errs = append(errs, cn.writer.shutdown(!cn.topo.memory))

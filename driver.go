@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // DriverName is the name the driver registers with database/sql.
@@ -14,8 +16,17 @@ var (
 	_ driver.DriverContext = (*Driver)(nil)
 )
 
-// Driver is the database/sql driver registered as "sqlite-serial".
-type Driver struct{}
+// Driver is the database/sql driver registered as "sqlite-serial". Its zero value opens
+// physical connections with a plain *sqlite3.SQLiteDriver; register another with SQLite set
+// to have a ConnectHook or Extensions on every connection:
+//
+//	sql.Register("sqlite-serial-hooked", &sqliteserial.Driver{SQLite: &sqlite3.SQLiteDriver{
+//		ConnectHook: func(c *sqlite3.SQLiteConn) error { return c.RegisterFunc("f", f, true) },
+//	}})
+type Driver struct {
+	// SQLite opens the physical connections; nil means a plain *sqlite3.SQLiteDriver.
+	SQLite *sqlite3.SQLiteDriver
+}
 
 var defaultDriver = &Driver{}
 
@@ -30,7 +41,13 @@ func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewConnector(cfg)
+	cfg.Driver = d.SQLite
+	cn, err := NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cn.driver = d
+	return cn, nil
 }
 
 // Open implements driver.Driver. database/sql does not call it, since the driver

@@ -145,6 +145,8 @@ type topology struct {
 	writerDSN string
 	// readerDSN opens every reader and the classifier.
 	readerDSN string
+	// sessionDSN opens the connection of a session that keeps state of its own.
+	sessionDSN string
 	// memory is set for an in-memory database, which cannot use WAL.
 	memory bool
 	// readOnly is set for mode=ro or immutable=1: no writer is opened.
@@ -189,11 +191,14 @@ func planTopology(dsn string) topology {
 		q = q.with("vfs", "memdb")
 		t.writerDSN = q.String()
 		t.readerDSN = q.without("_journal_mode", "_journal", "_auto_vacuum", "_vacuum").String()
+		t.sessionDSN = t.readerDSN
 	case t.readOnly:
 		t.readerDSN = q.String()
+		t.sessionDSN = t.readerDSN
 	default:
 		t.writerDSN = q.String()
 		r := q.without("_journal_mode", "_journal", "_auto_vacuum", "_vacuum")
+		t.sessionDSN = r.String()
 		if uri {
 			r = r.with("mode", "ro")
 		}

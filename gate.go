@@ -12,15 +12,20 @@ import (
 // same to readers; the gate turns both into waits in Go, honouring contexts. Readers (and
 // the classifier) take one share each; the writer takes every share for as long as it is
 // held. The semaphore is FIFO, so a waiting writer holds back later readers and is not
-// starved. A nil gate, which is what a WAL database has, lets everyone through.
+// starved. Session connections take a share for their reads, as readers do. A nil gate,
+// which is what a WAL database has, lets everyone through.
 type gate struct {
 	sem    *semaphore.Weighted
 	shares int64
 }
 
-// newGate returns a gate for at most shares concurrent shared holders.
-func newGate(shares int) *gate {
-	return &gate{sem: semaphore.NewWeighted(int64(shares)), shares: int64(shares)}
+// gateShares is the weight of the gate: more shares than there can ever be holders, so the
+// writer's exclusive hold is simply all of them.
+const gateShares = 1 << 40
+
+// newGate returns a gate.
+func newGate() *gate {
+	return &gate{sem: semaphore.NewWeighted(gateShares), shares: gateShares}
 }
 
 // acquireShared blocks until a reader may use the database or ctx is done.

@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // readerPool holds the reader connections: query-only connections opened lazily, up to a
 // limit, each used by one logical connection at a time.
 type readerPool struct {
-	open func() (*sqlite3.SQLiteConn, error)
+	open func() (*physConn, error)
 	gate *gate // one share per reader in use, when the database has no WAL
 
-	slots chan struct{}            // a token per reader opened or being opened
-	idle  chan *sqlite3.SQLiteConn // readers ready for use
+	slots chan struct{}  // a token per reader opened or being opened
+	idle  chan *physConn // readers ready for use
 
 	closing chan struct{} // closed by close, to wake waiters
 
@@ -34,19 +32,19 @@ type readerStats struct {
 	maxInUse int    // the most readers in use at once
 }
 
-func newReaderPool(limit int, open func() (*sqlite3.SQLiteConn, error), g *gate) *readerPool {
+func newReaderPool(limit int, open func() (*physConn, error), g *gate) *readerPool {
 	return &readerPool{
 		open:    open,
 		gate:    g,
 		slots:   make(chan struct{}, limit),
-		idle:    make(chan *sqlite3.SQLiteConn, limit),
+		idle:    make(chan *physConn, limit),
 		closing: make(chan struct{}),
 	}
 }
 
 // get hands out an idle reader, opens a new one while fewer than the limit are open, or
 // waits for one to come back until ctx is done.
-func (p *readerPool) get(ctx context.Context) (*sqlite3.SQLiteConn, error) {
+func (p *readerPool) get(ctx context.Context) (*physConn, error) {
 	if err := p.gate.acquireShared(ctx); err != nil {
 		return nil, err
 	}
@@ -57,8 +55,8 @@ func (p *readerPool) get(ctx context.Context) (*sqlite3.SQLiteConn, error) {
 	return c, err
 }
 
-func (p *readerPool) take(ctx context.Context) (*sqlite3.SQLiteConn, error) {
-	var c *sqlite3.SQLiteConn
+func (p *readerPool) take(ctx context.Context) (*physConn, error) {
+	var c *physConn
 	select {
 	case c = <-p.idle: // an idle reader is always preferred to opening one
 	default:
@@ -101,7 +99,7 @@ func (p *readerPool) take(ctx context.Context) (*sqlite3.SQLiteConn, error) {
 
 // put gives a reader back. A reader left inside a transaction is rolled back first; one
 // that cannot be, or that broke, is closed and its slot freed for a new one.
-func (p *readerPool) put(c *sqlite3.SQLiteConn, broken bool) {
+func (p *readerPool) put(c *physConn, broken bool) {
 	broken = broken || closedUnderneath(c)
 	if !broken && !c.AutoCommit() {
 		_, err := c.ExecContext(context.Background(), "ROLLBACK", nil)

@@ -2,6 +2,7 @@ package sqliteserial
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"strings"
 	"sync"
@@ -24,12 +25,20 @@ type classification struct {
 	// known is set when SQLite prepared every statement of the string on the classifier.
 	// An unknown string goes to the writer and is not cached.
 	known bool
-	// pins is set when the string leaves state on its connection (temp schema, attached
-	// databases, a pragma setting): the session's later statements must run on the writer.
+	// pins is set when the string leaves state on its connection that must not spread to
+	// other sessions (temp objects, attached databases, a per-session pragma setting): the
+	// session moves to a connection of its own first.
 	pins bool
 	// schema is set when the string may change the schema: once it ran, cached judgements
 	// are dropped.
 	schema bool
+	// dml is set when the string inserts, updates or deletes rows, which sets
+	// last_insert_rowid() and changes().
+	dml bool
+	// txControl is set when the string begins or ends a transaction or a savepoint.
+	txControl bool
+	// settings are the broadcast pragma settings the string makes.
+	settings []pragmaSetting
 	// numInput is the parameter count of the string's first statement, which is what a
 	// prepared statement binds.
 	numInput int
@@ -45,25 +54,13 @@ var writerKeywords = map[string]bool{
 	"BEGIN": true, "COMMIT": true, "END": true, "ROLLBACK": true, "SAVEPOINT": true, "RELEASE": true,
 }
 
-// schemaKeywords are the first words of statements that change the schema.
-var schemaKeywords = map[string]bool{"CREATE": true, "DROP": true, "ALTER": true}
-
-// readerPragmas are the pragmas a reader may run. Those marked true take an argument that
-// names what to inspect (PRAGMA table_info(t)); the others only read a value of the
-// database file and go to a reader only without an argument, since with one they set it.
-// Every other pragma, including reads of per-connection settings such as foreign_keys,
-// goes to the writer.
-var readerPragmas = map[string]bool{
-	"table_info": true, "table_xinfo": true, "table_list": true,
-	"index_info": true, "index_list": true, "index_xinfo": true,
-	"foreign_key_list": true, "foreign_key_check": true,
-	"integrity_check": true, "quick_check": true,
-	"collation_list": true, "function_list": true, "module_list": true, "pragma_list": true,
-	"compile_options": true,
-	"schema_version":  false, "user_version": false, "application_id": false,
-	"freelist_count": false, "page_count": false, "page_size": false, "encoding": false,
-	"auto_vacuum": false,
-}
+// Sets of first words, for what the authorizer does not tell.
+var (
+	schemaKeywords    = map[string]bool{"CREATE": true, "DROP": true, "ALTER": true}
+	dmlKeywords       = map[string]bool{"INSERT": true, "REPLACE": true, "UPDATE": true, "DELETE": true}
+	txControlKeywords = map[string]bool{"BEGIN": true, "COMMIT": true, "END": true, "ROLLBACK": true, "SAVEPOINT": true, "RELEASE": true}
+	sessionKeywords   = map[string]bool{"ATTACH": true, "DETACH": true}
+)
 
 // connectionFunctions are the SQL functions whose value is per connection.
 var connectionFunctions = map[string]bool{
@@ -85,18 +82,18 @@ type routeCache struct {
 // never runs a statement, so the authorizer never meets a user's statement on a reader or
 // the writer, and never replaces an authorizer a ConnectHook installed there.
 type router struct {
-	open func() (*sqlite3.SQLiteConn, error)
+	open func() (*physConn, error)
 	gate *gate // shared while the classifier prepares, when the database has no WAL
 
 	cache atomic.Pointer[routeCache]
 
 	mu         sync.Mutex // serializes the classifier
 	closed     bool
-	classifier *sqlite3.SQLiteConn
+	classifier *physConn
 	seen       *statementEvents // what the authorizer reports for the statement being prepared
 }
 
-func newRouter(open func() (*sqlite3.SQLiteConn, error), g *gate) *router {
+func newRouter(open func() (*physConn, error), g *gate) *router {
 	r := &router{open: open, gate: g}
 	r.cache.Store(new(routeCache))
 	return r
@@ -153,9 +150,10 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 		if writerKeywords[st.keyword] {
 			cls.route = toWriter
 		}
-		if schemaKeywords[st.keyword] {
-			cls.schema = true
-		}
+		cls.schema = cls.schema || schemaKeywords[st.keyword]
+		cls.dml = cls.dml || dmlKeywords[st.keyword]
+		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
+		cls.pins = cls.pins || sessionKeywords[st.keyword]
 	}
 	if gated {
 		if err := r.gate.acquireShared(ctx); err != nil {
@@ -176,11 +174,13 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 		c.RegisterAuthorizer(r.observe)
 		r.classifier = c
 	}
+	// The classifier's copy of the schema may be older than the database's: SQLite reloads
+	// it when a statement reads the database, not when one is prepared, and the judgement
+	// of some statements depends on it (EXPLAIN REINDEX of a table that gained an index).
+	r.refreshSchema()
 	for i, st := range statements {
-		var ev statementEvents
-		r.seen = &ev
-		s, err := r.classifier.PrepareContext(context.Background(), st.sql)
-		r.seen = nil
+		ev := statementEvents{sql: st.sql}
+		s, err := r.prepare(st.sql, &ev)
 		if err != nil {
 			var sqliteErr sqlite3.Error
 			if !errors.As(err, &sqliteErr) {
@@ -188,29 +188,57 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 				r.classifier.Close()
 				r.classifier = nil
 			}
-			// An unknown string goes to the writer, which may know what the classifier
-			// does not (the session's temp tables). It may leave state behind there.
-			return classification{route: toWriter, pins: true, schema: cls.schema}, nil
+			// An unknown string goes to the writer, or to the session's own connection,
+			// which may know what the classifier does not (temp tables, attachments).
+			cls.route, cls.known, cls.settings = toWriter, false, nil
+			return cls, nil
 		}
 		ss := s.(*sqlite3.SQLiteStmt)
 		if i == 0 {
 			cls.numInput = ss.NumInput()
 		}
-		if !ss.Readonly() || ev.write {
+		readOnly := ss.Readonly()
+		ss.Close()
+		if !readOnly || ev.write {
 			cls.route = toWriter
 		}
+		if st.keyword == "EXPLAIN" {
+			// EXPLAIN runs nothing: what it explains leaves no state and no setting. It
+			// keeps its route, which is conservative.
+			continue
+		}
+		cls.dml = cls.dml || (st.keyword == "WITH" && !readOnly && !ev.schema)
 		cls.pins = cls.pins || ev.pins
 		cls.schema = cls.schema || ev.schema
-		ss.Close()
+		cls.txControl = cls.txControl || ev.txControl
+		cls.settings = append(cls.settings, ev.settings...)
 	}
 	return cls, nil
 }
 
+// prepare prepares one statement on the classifier, with the authorizer reporting to ev.
+func (r *router) prepare(query string, ev *statementEvents) (driver.Stmt, error) {
+	r.seen = ev
+	defer func() { r.seen = nil }()
+	return r.classifier.PrepareContext(context.Background(), query)
+}
+
+// refreshSchema makes the classifier read the database, which reloads its copy of the
+// schema if another connection changed it. A failure here shows again in the prepare.
+func (r *router) refreshSchema() {
+	if rows, err := r.classifier.QueryContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil); err == nil {
+		rows.Close()
+	}
+}
+
 // statementEvents is what the authorizer reported while one statement was prepared.
 type statementEvents struct {
-	write  bool // it must run on the writer
-	pins   bool // it leaves state on its connection
-	schema bool // it changes the schema
+	sql       string // the statement
+	write     bool   // it must run on the writer
+	pins      bool   // it leaves state on its connection
+	schema    bool   // it changes the schema
+	txControl bool   // it begins or ends a transaction or savepoint
+	settings  []pragmaSetting
 }
 
 // observe is the classifier's authorizer. It never denies: it only records.
@@ -219,22 +247,30 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 	if ev == nil {
 		return sqlite3.SQLITE_OK
 	}
-	if database == "temp" {
-		ev.write = true
+	switch op {
+	case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
+		if database == "temp" {
+			// A temp table is the session's own; the temp schema table itself is also
+			// read and written by statements such as ALTER TABLE, which leave no temp
+			// state, and reads of it answer the same on any connection without temp objects.
+			ev.write = true
+			ev.pins = ev.pins || !isSchemaTable(arg1)
+		}
 	}
 	switch op {
 	case sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT:
-		ev.write = true
+		ev.write, ev.txControl = true, true
 	case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH:
 		ev.write, ev.pins = true, true
 	case sqlite3.SQLITE_PRAGMA:
-		name := strings.ToLower(arg1)
-		takesName, readable := readerPragmas[name]
-		if !readable || database == "temp" || (arg2 != "" && !takesName) {
-			ev.write = true
-		}
-		if arg2 != "" && !takesName {
-			ev.pins = true
+		ev.observePragma(strings.ToLower(arg1), arg2, database)
+	case sqlite3.SQLITE_READ:
+		// A pragma read as a table (SELECT * FROM pragma_query_only) follows the pragma's
+		// rule for a read.
+		if name, ok := strings.CutPrefix(strings.ToLower(arg1), "pragma_"); ok {
+			if kind, known := pragmas[name]; known && kind != pragmaInspect && kind != pragmaFileValue {
+				ev.write = true
+			}
 		}
 	case sqlite3.SQLITE_FUNCTION:
 		if connectionFunctions[strings.ToLower(arg2)] {
@@ -248,9 +284,41 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 		sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_TABLE,
 		sqlite3.SQLITE_DROP_TRIGGER, sqlite3.SQLITE_DROP_VIEW, sqlite3.SQLITE_ALTER_TABLE,
 		sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE, sqlite3.SQLITE_REINDEX, sqlite3.SQLITE_ANALYZE:
+		// CREATE TABLE temp.x and virtual tables in temp come this way, not as CREATE_TEMP_*.
 		ev.write, ev.schema = true, true
+		ev.pins = ev.pins || database == "temp"
 	}
 	return sqlite3.SQLITE_OK
+}
+
+// isSchemaTable reports whether table is a schema table, such as sqlite_temp_master.
+func isSchemaTable(table string) bool {
+	switch strings.ToLower(table) {
+	case "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema":
+		return true
+	}
+	return false
+}
+
+// observePragma records a PRAGMA: its name, its argument (empty for none) and its schema.
+func (ev *statementEvents) observePragma(name, arg, schema string) {
+	kind := pragmas[name]
+	switch {
+	case kind == pragmaInspect && schema != "temp":
+	case kind == pragmaFileValue && arg == "" && schema != "temp":
+	default:
+		ev.write = true
+	}
+	if arg == "" {
+		return
+	}
+	switch {
+	case kind == pragmaBroadcast && (schema == "" || schema == "main"):
+		ev.settings = append(ev.settings, pragmaSetting{name: name, sql: ev.sql})
+	case kind == pragmaSession || kind == pragmaBroadcast:
+		// A setting that must not spread, or one for another schema of the session.
+		ev.pins = true
+	}
 }
 
 // close closes the classifier.

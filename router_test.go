@@ -2,7 +2,9 @@ package sqliteserial
 
 import (
 	"database/sql"
+	sqlite3 "github.com/mattn/go-sqlite3"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -231,4 +233,81 @@ func TestSchemaChangeInvalidatesTheCache(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE other(x)")
 	_, cached = cn.router.lookup("SELECT count(*) FROM t")
 	require.False(t, cached)
+}
+
+// TestCacheIsDroppedWhenTheSchemaChanges checks a statement whose judgement depends on the
+// schema: SQLite calls EXPLAIN REINDEX of a table read-only while the table has no index,
+// and writing once it has one. The cached judgement must not outlive the schema change.
+func TestCacheIsDroppedWhenTheSchemaChanges(t *testing.T) {
+	path := t.TempDir() + "/c.db"
+	db, cn := openConnector(t, &Config{DSN: path})
+	mustExec(t, db, "CREATE TABLE r(a)")
+	oracle := scratchConnAt(t, path)
+	const explain = "EXPLAIN REINDEX r"
+
+	readOnly, err := sqliteJudgement(oracle, explain)
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, readOnly, "SQLite: no index, nothing to rebuild")
+	got := routesOf(t, db, func() { mustExec(t, db, explain) })
+	require.Equal(t, routes{reader: 1}, got)
+	_, cached := cn.router.lookup(explain)
+	require.True(t, cached)
+
+	mustExec(t, db, "CREATE INDEX r_a ON r(a)")
+	_, cached = cn.router.lookup(explain)
+	require.False(t, cached, "the schema change dropped the judgement")
+
+	readOnly, err = sqliteJudgement(oracle, explain)
+	require.NoError(t, err)
+	require.Equal(t, []bool{false}, readOnly, "SQLite: now it writes")
+	got = routesOf(t, db, func() { mustExec(t, db, explain) })
+	require.Equal(t, routes{writer: 1}, got)
+
+	got = routesOf(t, db, func() { mustExec(t, db, "REINDEX r") })
+	require.Equal(t, routes{writer: 1}, got, "REINDEX itself always goes to the writer")
+}
+
+// scratchConnAt returns a plain mattn connection to the database at path.
+func scratchConnAt(t testing.TB, path string) *sqlite3.SQLiteConn {
+	t.Helper()
+	dc, err := (&sqlite3.SQLiteDriver{}).Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { dc.Close() })
+	return dc.(*sqlite3.SQLiteConn)
+}
+
+// BenchmarkRouterCacheHit measures the router's cost for a statement it has judged before,
+// next to the whole time of a primary-key point read through the driver in the same run,
+// and reports the first as a percentage of the second.
+func BenchmarkRouterCacheHit(b *testing.B) {
+	db, cn := openConnector(b, &Config{DSN: b.TempDir() + "/b.db"})
+	mustExec(b, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
+		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000) INSERT INTO t SELECT i, 'v' || i FROM c")
+	const q = "SELECT v FROM t WHERE id = ?"
+	var v string
+	require.NoError(b, db.QueryRow(q, 1).Scan(&v))
+	var routing, reading time.Duration
+	var rounds int
+	for b.Loop() {
+		start := time.Now()
+		for range 1000 {
+			if _, err := cn.router.classify(background, q, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+		routing += time.Since(start)
+		start = time.Now()
+		for i := range 100 {
+			if err := db.QueryRow(q, i%1000+1).Scan(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reading += time.Since(start)
+		rounds++
+	}
+	perRoute := float64(routing.Nanoseconds()) / float64(rounds*1000)
+	perRead := float64(reading.Nanoseconds()) / float64(rounds*100)
+	b.ReportMetric(perRoute, "route-ns")
+	b.ReportMetric(perRead, "point-read-ns")
+	b.ReportMetric(100*perRoute/perRead, "route-%-of-read")
 }

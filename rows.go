@@ -48,9 +48,10 @@ func (r *rows) Close() error {
 		r.stmt.Close()
 	}
 	r.cancel()
-	if r.pl.writer {
-		r.c.writerRows--
+	if r.pl.kind == onWriter {
+		r.c.writeRows--
 	}
+	r.c.settleChanges(r.pl, nil, r.err != nil)
 	r.c.finish(r.pl, r.err)
 	return err
 }

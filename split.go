@@ -11,29 +11,32 @@ type statementText struct {
 	keyword string
 }
 
-// splitStatements splits sql at every semicolon that ends a statement for SQLite's
-// tokenizer, and drops the pieces that hold nothing but white space and comments.
+// splitStatements splits sql into its statements, where SQLite's own splitting ends them,
+// and drops the pieces that hold nothing but white space and comments.
 //
 // It follows SQLite's tokenizer (tokenize.c) for every token that can hide a semicolon:
 // 'strings', "identifiers", `identifiers`, [identifiers], -- and /* */ comments, and
-// $tcl(variables). Two places where it splits where SQLite does not are deliberate, because
-// a wrong extra split only yields a fragment that fails to prepare and so goes to the
-// writer, while a missed split could hide a write: it splits inside trigger bodies, and it
-// goes on after a NUL byte, where SQLite stops reading.
+// $tcl(variables); and it follows sqlite3_complete (complete.c) to keep the semicolons of a
+// CREATE TRIGGER body inside it. Where it may differ from SQLite it splits more, never
+// less, because an extra split only yields a fragment that fails to prepare and so goes to
+// the writer, while a missed split could hide a write: it goes on after a NUL byte, where
+// SQLite stops reading.
 func splitStatements(sql string) []statementText {
 	var out []statementText
-	start := 0        // start of the current statement
-	keyword := ""     // its first word
-	hasToken := false // whether it has a token other than white space or a comment
+	start := 0             // start of the current statement
+	keyword := ""          // its first word
+	hasToken := false      // whether it has a token other than white space or a comment
+	state := completeStart // sqlite3_complete's state
 	for i := 0; i < len(sql); {
 		n, kind := nextToken(sql[i:])
-		switch kind {
-		case tokenSemicolon:
+		state = completeNext(state, kind, sql[i:i+n])
+		switch {
+		case kind == tokenSemicolon && state == completeStart:
 			if hasToken {
 				out = append(out, statementText{sql: sql[start:i], keyword: keyword})
 			}
 			start, keyword, hasToken = i+n, "", false
-		case tokenSpace:
+		case kind == tokenSpace, kind == tokenSemicolon:
 		default:
 			if !hasToken && kind == tokenWord {
 				keyword = strings.ToUpper(sql[i : i+n])
@@ -46,6 +49,57 @@ func splitStatements(sql string) []statementText {
 		out = append(out, statementText{sql: sql[start:], keyword: keyword})
 	}
 	return out
+}
+
+// The states of sqlite3_complete's machine that matter here: the start of a statement,
+// and the states between CREATE TRIGGER and the END that closes its body.
+const (
+	completeStart   = 1 // after a statement's end: the next semicolon ends nothing
+	completeNormal  = 2 // inside an ordinary statement
+	completeExplain = 3 // after a leading EXPLAIN
+	completeCreate  = 4 // after a leading CREATE (and TEMP)
+	completeTrigger = 5 // inside a trigger definition
+	completeSemi    = 6 // after a semicolon inside a trigger body
+	completeEnd     = 7 // after END following such a semicolon
+)
+
+// completeNext is sqlite3_complete's transition on one token. Comments count as white space;
+// only unquoted words are keywords.
+func completeNext(state int, kind tokenKind, text string) int {
+	token := 2 // OTHER
+	switch kind {
+	case tokenSemicolon:
+		token = 0
+	case tokenSpace:
+		token = 1
+	case tokenWord:
+		switch strings.ToUpper(text) {
+		case "EXPLAIN":
+			token = 3
+		case "CREATE":
+			token = 4
+		case "TEMP", "TEMPORARY":
+			token = 5
+		case "TRIGGER":
+			token = 6
+		case "END":
+			token = 7
+		}
+	}
+	return completeTransitions[state][token]
+}
+
+// completeTransitions is the table of complete.c, indexed by state and by token: SEMI, WS,
+// OTHER, EXPLAIN, CREATE, TEMP, TRIGGER, END.
+var completeTransitions = [8][8]int{
+	/* 0 INVALID */ {1, 0, 2, 3, 4, 2, 2, 2},
+	/* 1 START   */ {1, 1, 2, 3, 4, 2, 2, 2},
+	/* 2 NORMAL  */ {1, 2, 2, 2, 2, 2, 2, 2},
+	/* 3 EXPLAIN */ {1, 3, 3, 2, 4, 2, 2, 2},
+	/* 4 CREATE  */ {1, 4, 2, 2, 2, 4, 5, 2},
+	/* 5 TRIGGER */ {6, 5, 5, 5, 5, 5, 5, 5},
+	/* 6 SEMI    */ {6, 6, 5, 5, 5, 5, 5, 7},
+	/* 7 END     */ {1, 7, 5, 5, 5, 5, 5, 5},
 }
 
 type tokenKind uint8

@@ -1,9 +1,7 @@
 package sqliteserial
 
 import (
-	"context"
 	"database/sql"
-	"fmt"
 	"time"
 )
 
@@ -44,6 +42,11 @@ type Stats struct {
 	ReadersOpened uint64
 	// ReaderAcquisitions counts the times a reader was handed to a session.
 	ReaderAcquisitions uint64
+
+	// SessionConnsOpen is the number of sessions that have a connection of their own now;
+	// SessionConnsOpened counts those connections ever opened.
+	SessionConnsOpen   int
+	SessionConnsOpened uint64
 }
 
 // Stats returns the connector's counters. Before its first connection it returns zeros.
@@ -53,6 +56,9 @@ func (cn *Connector) Stats() Stats {
 		WriteRoutes:   cn.routes.writer.Load(),
 		PinnedRoutes:  cn.routes.pinned.Load(),
 		RetriedRoutes: cn.routes.retried.Load(),
+
+		SessionConnsOpen:   int(cn.sessions.open.Load()),
+		SessionConnsOpened: cn.sessions.opened.Load(),
 	}
 	cn.startMu.Lock()
 	w, readers := cn.writer, cn.readers
@@ -75,20 +81,7 @@ func (cn *Connector) Stats() Stats {
 // StatsOf returns the counters of the connector behind db, which must have been opened with
 // this driver.
 func StatsOf(db *sql.DB) (Stats, error) {
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		return Stats{}, err
-	}
-	defer c.Close()
-	var cn *Connector
-	err = c.Raw(func(dc any) error {
-		sc, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("sqliteserial: StatsOf: the database's driver is %T, not sqlite-serial", dc)
-		}
-		cn = sc.cn
-		return nil
-	})
+	cn, err := connectorOf(db)
 	if err != nil {
 		return Stats{}, err
 	}

@@ -12,7 +12,8 @@ var _ driver.Tx = (*tx)(nil)
 // tx is a transaction begun with BeginTx.
 type tx struct {
 	c        *conn
-	readOnly bool // on a reader, else on the writer
+	readOnly bool      // on a reader or the session's own connection, else with the writer's turn
+	pl       placement // where a read-only transaction runs
 	// aborted is set when a statement's time limit rolled the transaction back; it wraps
 	// ErrTxAborted and is returned by every later statement and by Commit.
 	aborted error
@@ -39,12 +40,13 @@ func isolationSupported(level sql.IsolationLevel, readOnly bool) bool {
 
 // BeginTx implements driver.ConnBeginTx.
 //
-// A transaction that is not read-only takes the writer, waiting in its queue as any unit of
-// work does, and runs BEGIN IMMEDIATE (BEGIN EXCLUSIVE with _txlock=exclusive); every
-// statement in it runs on the writer. A read-only transaction takes a reader, begins there
-// and reads once so that its snapshot is fixed from this moment; it never touches the
-// writer, and SQLite refuses its writes. On a read-only database every transaction is of
-// the second kind.
+// A transaction that is not read-only takes the writer's turn, waiting in its queue as any
+// unit of work does, and runs BEGIN IMMEDIATE (BEGIN EXCLUSIVE with _txlock=exclusive) on
+// the writer, or on the session's own connection if it has one; every statement in it runs
+// there. A read-only transaction takes a reader (or the session's own connection), begins
+// there and reads once so that its snapshot is fixed from this moment; it never touches the
+// writer's turn, and SQLite refuses its writes. On a read-only database every transaction
+// is of the second kind.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if err := c.usable(); err != nil {
 		return nil, err
@@ -63,42 +65,50 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 }
 
 func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
-	w := c.cn.writer
-	if !c.holding {
-		if err := w.acquire(ctx, holdTransaction); err != nil {
-			return nil, err
-		}
-		c.holding = true
+	c.cn.routes.pinned.Add(1)
+	pl, err := c.placeOnWriter(ctx, classification{})
+	if err == nil {
+		err = c.cn.pragmas.sync(pl.conn)
 	}
-	if _, err := w.conn.ExecContext(ctx, c.cn.topo.begin, nil); err != nil {
-		c.afterWriter(classification{}, err)
+	if err != nil {
+		if pl.conn != nil {
+			c.afterWriter(pl, err)
+		}
 		return nil, err
 	}
-	w.setKind(holdTransaction)
+	if _, err := pl.conn.ExecContext(ctx, c.cn.topo.begin, nil); err != nil {
+		c.afterWriter(pl, err)
+		return nil, err
+	}
+	c.cn.writer.setKind(holdTransaction)
 	c.tx = &tx{c: c}
 	return c.tx, nil
 }
 
 func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
-	r, err := c.acquireReader(ctx)
+	c.cn.routes.pinned.Add(1)
+	pl, err := c.placeForRead(ctx, classification{})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.ExecContext(ctx, "BEGIN", nil); err != nil {
-		c.releaseReader(err)
+	if err = c.cn.pragmas.sync(pl.conn); err == nil {
+		_, err = pl.conn.ExecContext(ctx, "BEGIN", nil)
+	}
+	if err != nil {
+		c.finish(pl, err)
 		return nil, err
 	}
 	// In WAL mode a transaction's snapshot starts at its first read, not at BEGIN.
-	snap, err := r.QueryContext(ctx, "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
+	snap, err := pl.conn.QueryContext(ctx, "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
 	if err == nil {
 		err = snap.Close()
 	}
 	if err != nil {
-		_, _ = r.ExecContext(context.Background(), "ROLLBACK", nil)
-		c.releaseReader(err)
+		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+		c.finish(pl, err)
 		return nil, err
 	}
-	c.tx = &tx{c: c, readOnly: true}
+	c.tx = &tx{c: c, readOnly: true, pl: pl}
 	return c.tx, nil
 }
 
@@ -111,7 +121,10 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	}
 	c.tx = nil
 	if t.aborted != nil {
-		// The time limit already rolled it back and released the writer.
+		// The time limit or a broken connection already ended it and released the writer.
+		if t.readOnly {
+			c.finish(t.pl, nil)
+		}
 		if commit {
 			return t.aborted
 		}
@@ -121,28 +134,24 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	if commit {
 		verb = "COMMIT"
 	}
-	p := c.reader
+	pl := t.pl
 	if !t.readOnly {
-		p = c.cn.writer.conn
+		pl = placement{conn: c.writeTarget(), kind: onWriter}
 	}
 	var err error
-	if p == nil {
+	if pl.conn == nil {
 		err = errWriterBroke
-	} else if _, err = p.ExecContext(context.Background(), verb, nil); err != nil && commit {
-		_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+	} else if _, err = pl.conn.ExecContext(context.Background(), verb, nil); err != nil && commit {
+		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
 	}
-	if t.readOnly {
-		c.releaseReader(err)
-	} else {
-		c.afterWriter(classification{}, err)
-	}
+	c.finish(pl, err)
 	return err
 }
 
 // abortTx rolls back the session's write transaction after err, the time limit of one of
 // its statements, and releases the writer once no rows of it are open.
 func (c *conn) abortTx(err error) {
-	if p := c.cn.writer.conn; p != nil && !p.AutoCommit() {
+	if p := c.writeTarget(); p != nil && !p.AutoCommit() {
 		_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
 	}
 	c.tx.aborted = fmt.Errorf("%w after a statement passed its time limit: %w", ErrTxAborted, err)

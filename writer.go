@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // holdKind says what kind of unit of work holds the writer.
@@ -20,6 +18,8 @@ const (
 	holdTransaction
 	// holdSQLTransaction is a transaction begun in SQL (BEGIN or SAVEPOINT) on a session.
 	holdSQLTransaction
+	// holdAccess is a caller of WithWriter.
+	holdAccess
 )
 
 func (k holdKind) String() string {
@@ -28,6 +28,8 @@ func (k holdKind) String() string {
 		return "a transaction"
 	case holdSQLTransaction:
 		return "a transaction begun in SQL"
+	case holdAccess:
+		return "a caller of WithWriter"
 	}
 	return "a statement"
 }
@@ -52,7 +54,7 @@ type writeWaiter struct {
 type writer struct {
 	limit time.Duration // _serial_write_wait
 	gate  *gate         // taken exclusively while held, when the database has no WAL
-	open  func() (*sqlite3.SQLiteConn, error)
+	open  func() (*physConn, error)
 
 	mu        sync.Mutex
 	held      bool
@@ -65,7 +67,13 @@ type writer struct {
 
 	// conn is the physical writer connection. Only the holder uses it; it is nil after it
 	// broke, until the next holder opens another.
-	conn *sqlite3.SQLiteConn
+	conn *physConn
+
+	// running is the session whose statement runs on the writer connection; owners says
+	// whose last_insert_rowid() and changes() it holds (see lastchange.go). Only the
+	// holder touches them.
+	running *conn
+	owners  changeOwners
 
 	stats writerStats // under mu
 
@@ -120,6 +128,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 			w.conn.Close()
 		}
 		c, err := w.open()
+		w.forgetChanges()
 		if err != nil {
 			w.conn = nil
 			w.release()
@@ -133,7 +142,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 // closedUnderneath reports whether c was closed by someone else than the driver. mattn's
 // Ping reports driver.ErrBadConn exactly when the connection has been closed, and costs no
 // call into SQLite.
-func closedUnderneath(c *sqlite3.SQLiteConn) bool {
+func closedUnderneath(c *physConn) bool {
 	return c.Ping(context.Background()) == driver.ErrBadConn
 }
 
@@ -248,7 +257,7 @@ func (w *writer) releaseQueue() {
 		return
 	}
 	w.held = false
-	var orphan *sqlite3.SQLiteConn
+	var orphan *physConn
 	if w.closing {
 		if w.abandoned {
 			orphan, w.conn = w.conn, nil

@@ -1,0 +1,77 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// WithWriter runs fn with exclusive use of the writer connection, for what needs mattn's
+// connection itself: the backup API, Serialize and Deserialize, hooks, limits. It waits for
+// the writer's turn like any unit of work, honouring ctx and _serial_write_wait, and fn
+// runs only if the wait succeeded; no other statement runs on the writer until fn returns.
+//
+// fn must not keep c, close it, or leave a transaction open: a transaction fn leaves open
+// is rolled back, and a connection fn closed is replaced. A schema change fn makes is seen
+// by the router, whose cached judgements are dropped afterwards. On a read-only database
+// there is no writer, and WithWriter fails.
+func (cn *Connector) WithWriter(ctx context.Context, fn func(c *sqlite3.SQLiteConn) error) error {
+	if err := cn.start(); err != nil {
+		return err
+	}
+	w := cn.writer
+	if w == nil {
+		return fmt.Errorf("sqliteserial: WithWriter: the database is read-only and has no writer")
+	}
+	if err := w.acquire(ctx, holdAccess); err != nil {
+		return err
+	}
+	defer w.release()
+	if err := cn.pragmas.sync(w.conn); err != nil {
+		return err
+	}
+	w.running = nil
+	err := fn(w.conn.SQLiteConn)
+	w.forgetChanges()
+	cn.router.invalidate()
+	if closedUnderneath(w.conn) {
+		w.checkBroken()
+	} else if !w.conn.AutoCommit() {
+		_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+		if err == nil {
+			err = fmt.Errorf("sqliteserial: WithWriter: fn left a transaction open; it was rolled back")
+		}
+	}
+	return err
+}
+
+// WithWriter runs fn with exclusive use of the writer connection of db, which must have
+// been opened with this driver. See (*Connector).WithWriter.
+func WithWriter(ctx context.Context, db *sql.DB, fn func(c *sqlite3.SQLiteConn) error) error {
+	cn, err := connectorOf(db)
+	if err != nil {
+		return err
+	}
+	return cn.WithWriter(ctx, fn)
+}
+
+// connectorOf returns the connector behind db.
+func connectorOf(db *sql.DB) (*Connector, error) {
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var cn *Connector
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("sqliteserial: the database's driver is %T, not sqlite-serial", dc)
+		}
+		cn = sc.cn
+		return nil
+	})
+	return cn, err
+}
