@@ -45,10 +45,24 @@
 //
 // # Sessions
 //
-// A *sql.Conn is one session. Once it begins a transaction in SQL (BEGIN or SAVEPOINT), it
-// holds the writer until the transaction ends. Once it creates temp objects, attaches a
-// database or sets a pragma, it is pinned: its statements all run on the writer, which
-// holds that state, until database/sql hands the connection to its next user.
+// A *sql.Conn is one session and behaves as one SQLite connection. Once it begins a
+// transaction in SQL (BEGIN or SAVEPOINT), it holds the writer until the transaction ends.
+// Once it creates temp objects, attaches a database or sets a per-session pragma, it gets a
+// physical connection of its own, which keeps that state for as long as database/sql keeps
+// the connection; its writes still wait for the writer's turn. last_insert_rowid() and
+// changes() report the session's own values also on the shared writer.
+//
+// # Pragmas
+//
+// A setting of a per-connection pragma such as foreign_keys, made outside a transaction,
+// applies to every physical connection, present and future. Settings of the database file
+// and pragmas that act run on the writer. The README lists them all.
+//
+// # Hooks
+//
+// Config.Driver, or Driver.SQLite for sql.Register, opens every physical connection with a
+// user's *sqlite3.SQLiteDriver, so its ConnectHook and Extensions apply everywhere.
+// WithWriter gives exclusive use of the writer's *sqlite3.SQLiteConn.
 //
 // # Time limits
 //

@@ -133,6 +133,14 @@ func TestReadOnlyDatabase(t *testing.T) {
 			require.Error(t, err)
 			require.NoError(t, tx.Rollback())
 
+			c, err := db.Conn(background)
+			require.NoError(t, err)
+			mustExec(t, c, "CREATE TEMP TABLE scratch(x)", "INSERT INTO scratch VALUES (1)", "BEGIN")
+			require.EqualValues(t, 1, queryInt(t, c, "SELECT count(*) FROM scratch"), "temp tables work on a read-only database")
+			require.EqualValues(t, 2, queryInt(t, c, "SELECT count(*) FROM t"))
+			mustExec(t, c, "COMMIT")
+			require.NoError(t, c.Close())
+
 			for _, n := range concurrentReads(t, db, 8, "SELECT count(*) FROM t") {
 				require.EqualValues(t, 2, n)
 			}
