@@ -465,6 +465,12 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 		return nil, err
 	}
 	c.settleChanges(pl, res, false)
+	if pl.conn != c.session && !pl.cls.empty {
+		// mattn's result carries the connection's last_insert_rowid() and changes(), also
+		// for a statement that changed nothing (but for a string with no statement at all);
+		// on a shared connection those must be the session's own.
+		res = c.saved
+	}
 	c.finish(pl, nil)
 	return res, nil
 }

@@ -27,10 +27,17 @@ import (
 //
 // total_changes() keeps SQLite's meaning on the writer: the changes of every session.
 
-// lastChange is what last_insert_rowid() and changes() report.
+// lastChange is what last_insert_rowid() and changes() report. It is also the
+// driver.Result of a statement that ran on a shared connection.
 type lastChange struct {
 	rowid, changes int64
 }
+
+// LastInsertId implements driver.Result.
+func (v lastChange) LastInsertId() (int64, error) { return v.rowid, nil }
+
+// RowsAffected implements driver.Result.
+func (v lastChange) RowsAffected() (int64, error) { return v.changes, nil }
 
 // changeOwners is the writer connection's two values and their owners. Only the holder of
 // the writer touches it.

@@ -42,6 +42,8 @@ type classification struct {
 	// numInput is the parameter count of the string's first statement, which is what a
 	// prepared statement binds.
 	numInput int
+	// empty is set when the string holds no statement, only white space and comments.
+	empty bool
 }
 
 // writerKeywords are the first words of statements that always go to the writer, whatever
@@ -144,6 +146,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 	statements := splitStatements(query)
 	cls := classification{route: toReader, known: true}
 	if len(statements) == 0 {
+		cls.empty = true
 		return cls, nil
 	}
 	for _, st := range statements {

@@ -8,6 +8,13 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
+var (
+	_ driver.Rows                           = (*rows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*rows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*rows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*rows)(nil)
+)
+
 // rows are mattn's rows of one statement, which give back the connection the statement ran
 // on when they close. Embedding *sqlite3.SQLiteRows keeps every method mattn's rows have
 // (the ColumnType* methods among them), so database/sql sees the same capabilities.
