@@ -299,8 +299,7 @@ func (c *conn) placeForRead(ctx context.Context, cls classification) (placement,
 // misrouted reports whether err shows that a statement run on a reader wrote: SQLite
 // refused it as read-only, and it is to run again on the writer. The route is remembered.
 func (c *conn) misrouted(pl placement, query string, err error) bool {
-	var e sqlite3.Error
-	if !pl.retry || !errors.As(err, &e) || e.Code != sqlite3.ErrReadonly {
+	if !pl.retry || !isReadOnlyError(err) {
 		return false
 	}
 	c.cn.routes.retried.Add(1)
@@ -342,6 +341,11 @@ func (c *conn) afterWriter(pl placement, err error) {
 		if isTimeLimit(err) && c.tx.aborted == nil {
 			c.abortTx(err)
 		}
+	case c.cn.writer.conn == p && isReadOnlyError(err) && !c.cn.topo.memory && p.AutoCommit():
+		// SQLite opens a file it may not write read-only, silently; once the file is
+		// writable again only a new connection writes. The next unit gets one.
+		c.cn.writer.reopen = true
+		c.sqlTx = false
 	default:
 		inTx := !p.AutoCommit()
 		if inTx && isTimeLimit(err) {
@@ -362,6 +366,12 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.cn.router.invalidate()
 	}
 	c.releaseWriterIfIdle()
+}
+
+// isReadOnlyError reports whether err is SQLite's SQLITE_READONLY.
+func isReadOnlyError(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.Code == sqlite3.ErrReadonly
 }
 
 // connectionBroke drops a connection that was closed underneath the session.

@@ -165,6 +165,24 @@ type physConn struct {
 	// pragmaGen is the generation of broadcast pragma settings the connection applied. Only
 	// the connection's current user touches it.
 	pragmaGen uint64
+	closed    atomic.Bool
+}
+
+// openPhysical counts the physical connections open in the process, for leak checks.
+var openPhysical atomic.Int64
+
+func newPhysConn(c *sqlite3.SQLiteConn, reader bool) *physConn {
+	openPhysical.Add(1)
+	return &physConn{SQLiteConn: c, reader: reader}
+}
+
+// Close closes the connection, once.
+func (p *physConn) Close() error {
+	if !p.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	openPhysical.Add(-1)
+	return p.SQLiteConn.Close()
 }
 
 // openConn opens a physical connection with the connector's mattn driver.
@@ -195,7 +213,7 @@ func (cn *Connector) openWriter(w *writer) (*physConn, bool, error) {
 		c.Close()
 		return nil, false, err
 	}
-	return &physConn{SQLiteConn: c}, strings.EqualFold(mode, "wal"), nil
+	return newPhysConn(c, false), strings.EqualFold(mode, "wal"), nil
 }
 
 // openReader opens a reader, or the classifier: a connection that cannot write.
@@ -208,7 +226,7 @@ func (cn *Connector) openReader() (*physConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("sqliteserial: making a reader query-only: %w", err)
 	}
-	return &physConn{SQLiteConn: c, reader: true}, nil
+	return newPhysConn(c, true), nil
 }
 
 // openSession opens the connection of a session that keeps state of its own.
@@ -219,7 +237,7 @@ func (cn *Connector) openSession() (*physConn, error) {
 	}
 	cn.sessions.opened.Add(1)
 	cn.sessions.open.Add(1)
-	return &physConn{SQLiteConn: c}, nil
+	return newPhysConn(c, false), nil
 }
 
 // closeSession closes a session's connection.

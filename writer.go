@@ -66,8 +66,10 @@ type writer struct {
 	abandoned bool          // Close gave up on the holder: release closes the connection
 
 	// conn is the physical writer connection. Only the holder uses it; it is nil after it
-	// broke, until the next holder opens another.
-	conn *physConn
+	// broke, until the next holder opens another. reopen asks the next holder to replace
+	// it, as after SQLite refused a write because it opened the file read-only.
+	conn   *physConn
+	reopen bool
 
 	// running is the session whose statement runs on the writer connection; owners says
 	// whose last_insert_rowid() and changes() it holds (see lastchange.go). Only the
@@ -123,12 +125,13 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		w.releaseQueue()
 		return err
 	}
-	if w.conn == nil || closedUnderneath(w.conn) {
+	if w.conn == nil || w.reopen || closedUnderneath(w.conn) {
 		if w.conn != nil {
 			w.conn.Close()
 		}
-		c, err := w.open()
+		c, err := w.openWritable(w.reopen)
 		w.forgetChanges()
+		w.reopen = false
 		if err != nil {
 			w.conn = nil
 			w.release()
@@ -137,6 +140,22 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		w.conn = c
 	}
 	return nil
+}
+
+// openWritable opens a writer connection. After SQLite refused a write because it had
+// opened the file read-only, the first connection opened again may be read-only still
+// (SQLite reuses the file descriptors of the process's closed connections): it is checked
+// with a write lock taken and given back, and opened once more if it cannot take it.
+func (w *writer) openWritable(check bool) (*physConn, error) {
+	c, err := w.open()
+	for attempt := 0; err == nil && check && attempt < 2; attempt++ {
+		if _, lockErr := c.ExecContext(context.Background(), "BEGIN IMMEDIATE; ROLLBACK", nil); !isReadOnlyError(lockErr) {
+			break
+		}
+		c.Close()
+		c, err = w.open()
+	}
+	return c, err
 }
 
 // closedUnderneath reports whether c was closed by someone else than the driver. mattn's
