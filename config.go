@@ -17,12 +17,16 @@ const (
 	keyReaders      = "_serial_readers"
 	keyWriteWait    = "_serial_write_wait"
 	keyQueryTimeout = "_serial_query_timeout"
+	keyWALLimit     = "_serial_wal_limit"
 	keyPrefix       = "_serial_"
 )
 
 // maxReaders bounds _serial_readers: SQLite itself allows far more readers, but beyond
 // this the pool costs memory without adding parallelism.
 const maxReaders = 1024
+
+// defaultWALLimit is the size past which the driver checkpoints the WAL and starts it over.
+const defaultWALLimit = 64 << 20
 
 // defaultWriteWait is the write-wait limit when neither _serial_write_wait nor a positive
 // busy timeout is given; it equals mattn's default busy timeout.
@@ -44,6 +48,11 @@ type Config struct {
 	// QueryTimeout is the time limit of every statement, reads and writes alike
 	// (_serial_query_timeout). Zero means no limit. A context deadline that comes sooner wins.
 	QueryTimeout time.Duration
+	// WALLimit is the size of the WAL file, in bytes, past which the writer checkpoints it
+	// and starts it over, waiting for readers of older snapshots to finish
+	// (_serial_wal_limit). Zero means 64 MiB; a negative value leaves checkpoints to
+	// SQLite alone, which cannot start the WAL over while reads overlap without pause.
+	WALLimit int64
 	// Driver opens every physical connection. Nil means a plain *sqlite3.SQLiteDriver; set it
 	// to one with a ConnectHook or Extensions to have them on the writer and every reader.
 	// It has no DSN form.
@@ -103,8 +112,17 @@ func (c *Config) set(key, value string) error {
 			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a duration (such as 2s, 500ms, or 500 for milliseconds; 0 for none)", key, value)
 		}
 		c.QueryTimeout = d
+	case keyWALLimit:
+		n, err := parseSize(value)
+		if err != nil {
+			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a size (such as 64M, 512K or 1G; 0 for off)", key, value)
+		}
+		c.WALLimit = n
+		if n == 0 {
+			c.WALLimit = -1
+		}
 	default:
-		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s)", key, keyReaders, keyWriteWait, keyQueryTimeout)
+		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s)", key, keyReaders, keyWriteWait, keyQueryTimeout, keyWALLimit)
 	}
 	return nil
 }
@@ -121,6 +139,45 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// parseSize reads a size in bytes: a whole number, or one followed by K, M or G (with or
+// without "B" or "iB"), which are powers of 1024.
+func parseSize(s string) (int64, error) {
+	upper := strings.ToUpper(s)
+	upper = strings.TrimSuffix(strings.TrimSuffix(upper, "B"), "I")
+	unit := int64(1)
+	if upper != "" {
+		switch upper[len(upper)-1] {
+		case 'K':
+			unit = 1 << 10
+		case 'M':
+			unit = 1 << 20
+		case 'G':
+			unit = 1 << 30
+		}
+		if unit != 1 {
+			upper = upper[:len(upper)-1]
+		}
+	}
+	n, err := strconv.ParseInt(upper, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/unit {
+		return 0, fmt.Errorf("not a size")
+	}
+	return n * unit, nil
+}
+
+// formatSize writes n bytes in the largest unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // FormatDSN writes the configuration back as one DSN: c.DSN followed by the _serial_ keys
 // whose fields are not zero, in a fixed order. ParseDSN of the result gives back c, but for
 // Driver, which has no DSN form.
@@ -134,6 +191,11 @@ func (c *Config) FormatDSN() string {
 	}
 	if c.QueryTimeout != 0 {
 		keys = append(keys, keyQueryTimeout+"="+c.QueryTimeout.String())
+	}
+	if c.WALLimit < 0 {
+		keys = append(keys, keyWALLimit+"=0")
+	} else if c.WALLimit > 0 {
+		keys = append(keys, keyWALLimit+"="+formatSize(c.WALLimit))
 	}
 	if len(keys) == 0 {
 		return c.DSN

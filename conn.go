@@ -377,6 +377,12 @@ func isReadOnlyError(err error) bool {
 // connectionBroke drops a connection that was closed underneath the session.
 func (c *conn) connectionBroke(p *physConn) {
 	if p == c.session {
+		if c.sessionUses > 0 {
+			c.cn.reads.end(p.readEpoch)
+			if c.sessionShare {
+				c.cn.gate.releaseShared()
+			}
+		}
 		c.cn.closeSession(p)
 		c.session, c.sessionUses, c.sessionShare = nil, 0, false
 		return
@@ -432,21 +438,29 @@ func (c *conn) acquireSessionRead(ctx context.Context) error {
 		}
 		c.sessionShare = true
 	}
+	if c.sessionUses == 0 {
+		c.session.readEpoch = c.cn.reads.begin()
+	}
 	c.sessionUses++
 	return nil
 }
 
-// releaseSessionRead ends a read on the session's own connection.
+// releaseSessionRead ends a read on the session's own connection; err is the error of the
+// statement that read.
 func (c *conn) releaseSessionRead(err error) {
-	if c.session != nil && err != nil && closedUnderneath(c.session) {
+	if c.sessionUses == 0 || c.session == nil {
+		return
+	}
+	c.sessionUses--
+	if c.sessionUses == 0 {
+		c.cn.reads.end(c.session.readEpoch)
+		if c.sessionShare {
+			c.sessionShare = false
+			c.cn.gate.releaseShared()
+		}
+	}
+	if err != nil && closedUnderneath(c.session) {
 		c.connectionBroke(c.session)
-	}
-	if c.sessionUses > 0 {
-		c.sessionUses--
-	}
-	if c.sessionUses == 0 && c.sessionShare {
-		c.sessionShare = false
-		c.cn.gate.releaseShared()
 	}
 }
 

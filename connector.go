@@ -41,6 +41,8 @@ type Connector struct {
 	pragmas pragmaSettings
 	// sessions counts the connections of sessions that keep state of their own.
 	sessions sessionCounters
+	// reads tracks the reads under way, for checkpoints.
+	reads readEpochs
 }
 
 // sessionCounters count session connections; Close waits for the open ones.
@@ -103,6 +105,9 @@ func NewConnector(cfg *Config) (*Connector, error) {
 		}
 	}
 	cn.cfg.Readers = cn.cfg.readerCount()
+	if cn.cfg.WALLimit == 0 {
+		cn.cfg.WALLimit = defaultWALLimit
+	}
 	return cn, nil
 }
 
@@ -136,6 +141,11 @@ func (cn *Connector) start() error {
 	var g *gate
 	if !cn.topo.readOnly {
 		w := &writer{limit: cn.cfg.WriteWait}
+		w.checkpoint.wait = cn.cfg.WriteWait / 4
+		w.checkpoint.reads = &cn.reads
+		if cn.cfg.WALLimit > 0 {
+			w.checkpoint.limit = cn.cfg.WALLimit
+		}
 		w.open = func() (*physConn, error) {
 			p, _, err := cn.openWriter(w)
 			return p, err
@@ -144,7 +154,9 @@ func (cn *Connector) start() error {
 		if err != nil {
 			return err
 		}
-		if !wal {
+		if wal {
+			w.checkpoint.walPath = p.GetFilename("main") + "-wal"
+		} else {
 			g = newGate()
 		}
 		w.gate, w.conn = g, p
@@ -152,6 +164,7 @@ func (cn *Connector) start() error {
 	}
 	cn.gate = g
 	cn.readers = newReaderPool(cn.cfg.Readers, cn.openReader, g)
+	cn.readers.reads = &cn.reads
 	cn.router = newRouter(cn.openReader, g)
 	cn.started = true
 	return nil
@@ -165,6 +178,8 @@ type physConn struct {
 	// pragmaGen is the generation of broadcast pragma settings the connection applied. Only
 	// the connection's current user touches it.
 	pragmaGen uint64
+	// readEpoch is the epoch the read on a reader began in (see readEpochs).
+	readEpoch uint64
 	closed    atomic.Bool
 }
 

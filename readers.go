@@ -10,8 +10,9 @@ import (
 // readerPool holds the reader connections: query-only connections opened lazily, up to a
 // limit, each used by one logical connection at a time.
 type readerPool struct {
-	open func() (*physConn, error)
-	gate *gate // one share per reader in use, when the database has no WAL
+	open  func() (*physConn, error)
+	gate  *gate       // one share per reader in use, when the database has no WAL
+	reads *readEpochs // the reads under way, for checkpoints
 
 	slots chan struct{}  // a token per reader opened or being opened
 	idle  chan *physConn // readers ready for use
@@ -51,8 +52,12 @@ func (p *readerPool) get(ctx context.Context) (*physConn, error) {
 	c, err := p.take(ctx)
 	if err != nil {
 		p.gate.releaseShared()
+		return nil, err
 	}
-	return c, err
+	if p.reads != nil {
+		c.readEpoch = p.reads.begin()
+	}
+	return c, nil
 }
 
 func (p *readerPool) take(ctx context.Context) (*physConn, error) {
@@ -104,6 +109,9 @@ func (p *readerPool) put(c *physConn, broken bool) {
 	if !broken && !c.AutoCommit() {
 		_, err := c.ExecContext(context.Background(), "ROLLBACK", nil)
 		broken = err != nil
+	}
+	if p.reads != nil {
+		p.reads.end(c.readEpoch)
 	}
 	p.mu.Lock()
 	p.inUse--

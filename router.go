@@ -42,7 +42,8 @@ type classification struct {
 	// numInput is the parameter count of the string's first statement, which is what a
 	// prepared statement binds.
 	numInput int
-	// empty is set when the string holds no statement, only white space and comments.
+	// empty is set when the string holds no statement for SQLite, only white space and
+	// comments before its end or a NUL byte.
 	empty bool
 }
 
@@ -148,6 +149,10 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 	if len(statements) == 0 {
 		cls.empty = true
 		return cls, nil
+	}
+	if nul := strings.IndexByte(query, 0); nul >= 0 {
+		// SQLite reads no further than a NUL byte.
+		cls.empty = len(splitStatements(query[:nul])) == 0
 	}
 	for _, st := range statements {
 		if writerKeywords[st.keyword] {

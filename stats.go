@@ -21,6 +21,10 @@ type Stats struct {
 	// WriterGaveUp counts the units that gave up waiting: their context ended or the
 	// write-wait limit passed.
 	WriterGaveUp uint64
+	// Checkpoints counts the checkpoints the writer ran because the WAL passed
+	// _serial_wal_limit; CheckpointsIncomplete those among them that readers of older
+	// snapshots kept from finishing.
+	Checkpoints, CheckpointsIncomplete uint64
 
 	// ReadRoutes counts statements sent to a reader because they only read.
 	ReadRoutes uint64
@@ -69,6 +73,7 @@ func (cn *Connector) Stats() Stats {
 		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ws.units, ws.waits, ws.gaveUp
 		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
 		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
+		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
 	}
 	if readers != nil {
 		rs, open, inUse := readers.snapshot()

@@ -71,6 +71,9 @@ type writer struct {
 	conn   *physConn
 	reopen bool
 
+	// checkpoint keeps the WAL bounded (see checkpoint.go).
+	checkpoint checkpointer
+
 	// running is the session whose statement runs on the writer connection; owners says
 	// whose last_insert_rowid() and changes() it holds (see lastchange.go). Only the
 	// holder touches them.
@@ -93,6 +96,8 @@ type writerStats struct {
 	holdTotal time.Duration // time the writer was held, over all units
 	holdMax   time.Duration
 	gaveUp    uint64 // waiters that gave up (context or limit)
+
+	checkpoints checkpointStats
 }
 
 // acquire makes the caller the holder of the writer, waiting in the queue behind every unit
@@ -250,8 +255,10 @@ func (w *writer) setKind(kind holdKind) {
 	w.mu.Unlock()
 }
 
-// release ends the caller's hold and hands the writer to the next waiter.
+// release ends the caller's hold and hands the writer to the next waiter, after a
+// checkpoint if the WAL grew past its limit.
 func (w *writer) release() {
+	w.afterUnit(time.Since(w.since))
 	w.gate.releaseExclusive()
 	w.releaseQueue()
 }

@@ -1,0 +1,180 @@
+package sqliteserial
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// SQLite checkpoints the WAL by itself (PASSIVE, every 1000 pages by default), but it can
+// only start the WAL over from its beginning when no reader is still reading an older
+// snapshot; while reads overlap without pause, the WAL file grows without bound. The
+// writer therefore watches the WAL's size and, past _serial_wal_limit, checkpoints it
+// itself, between two units of work, while no write can run:
+//
+//  1. it waits until every read that began before now has ended: the reads under way then
+//     all see the latest snapshot, so a PASSIVE checkpoint can copy the whole WAL into the
+//     database;
+//  2. it waits again until every read that began before that copy has ended: the reads
+//     under way then all read the database file alone (SQLite gives a read that begins
+//     after a complete copy no hold on the WAL);
+//  3. PRAGMA wal_checkpoint(TRUNCATE) then starts the WAL over and truncates the file.
+//
+// The waits are in Go, on the reads the driver hands out, and end as soon as the reads
+// they wait for do; new reads are not held back meanwhile. Writes wait, as the writer is
+// busy. Each wait is bounded by a quarter of the write-wait limit; if a read outlasts it,
+// the writer tries again a little later.
+
+// checkpointEvery is how many units of work may pass between two looks at the WAL's size,
+// unless a unit held the writer for longer than checkpointLookAfter.
+const (
+	checkpointEvery     = 32
+	checkpointLookAfter = time.Millisecond
+)
+
+// checkpointer is the writer's WAL watch. Only the holder of the writer touches it but for
+// stats, which are under the writer's mu.
+type checkpointer struct {
+	limit   int64         // the WAL size that triggers a checkpoint; 0 when off
+	wait    time.Duration // how long a checkpoint waits for readers
+	walPath string        // the WAL file; empty when the database is not in WAL mode
+	units   int           // units of work since the last look
+	reads   *readEpochs   // the reads under way
+}
+
+// checkpointStats count the checkpoints the writer ran.
+type checkpointStats struct {
+	runs       uint64 // checkpoints run
+	incomplete uint64 // of which could not finish before readers of older snapshots did
+}
+
+// afterUnit looks at the WAL after a unit of work that held the writer for held, before the
+// writer is handed on, and checkpoints it when it is over the limit.
+func (w *writer) afterUnit(held time.Duration) {
+	cp := &w.checkpoint
+	if cp.limit <= 0 || cp.walPath == "" || w.conn == nil {
+		return
+	}
+	cp.units++
+	if cp.units < checkpointEvery && held < checkpointLookAfter {
+		return
+	}
+	cp.units = 0
+	if info, err := os.Stat(cp.walPath); err != nil || info.Size() <= cp.limit {
+		return
+	}
+	complete := w.checkpointWAL() == nil
+	w.mu.Lock()
+	w.stats.checkpoints.runs++
+	if !complete {
+		w.stats.checkpoints.incomplete++
+	}
+	w.mu.Unlock()
+}
+
+// checkpointWAL checkpoints the WAL and truncates it, as the comment at the top of this
+// file says. It returns an error when it could not finish.
+func (w *writer) checkpointWAL() error {
+	c := w.conn
+	if !c.AutoCommit() {
+		return fmt.Errorf("sqliteserial: checkpoint: the writer is inside a transaction")
+	}
+	deadline := time.Now().Add(w.checkpoint.wait)
+	if !w.checkpoint.reads.waitForEarlier(deadline) {
+		return errCheckpointOutlasted
+	}
+	if _, err := c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)", nil); err != nil {
+		return err
+	}
+	if !w.checkpoint.reads.waitForEarlier(deadline) {
+		return errCheckpointOutlasted
+	}
+	// The classifier or a reader may be just starting; a short busy wait covers them.
+	previous, err := queryText(c.SQLiteConn, "PRAGMA busy_timeout")
+	if err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(context.Background(), "PRAGMA busy_timeout = 100", nil); err != nil {
+		return err
+	}
+	busy, err := queryText(c.SQLiteConn, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if _, rerr := c.ExecContext(context.Background(), "PRAGMA busy_timeout = "+previous, nil); err == nil {
+		err = rerr
+	}
+	if err == nil && busy != "0" {
+		err = errCheckpointOutlasted
+	}
+	return err
+}
+
+// errCheckpointOutlasted is a checkpoint that reads kept from finishing in time.
+var errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of older snapshots outlasted the wait")
+
+// readEpochs tracks the reads under way by the epoch they began in, so that a checkpoint
+// can wait for exactly the reads that may hold an older snapshot, while new reads go on.
+// Readers and the reads of session connections register; only the writer's holder
+// advances the epoch.
+type readEpochs struct {
+	mu      sync.Mutex
+	epoch   uint64
+	active  map[uint64]int // reads under way, by the epoch they began in
+	drained chan struct{}  // closed when no read of an epoch before waitFor remains
+	waitFor uint64
+}
+
+// begin registers a read and returns its epoch, for end.
+func (r *readEpochs) begin() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active == nil {
+		r.active = make(map[uint64]int)
+	}
+	r.active[r.epoch]++
+	return r.epoch
+}
+
+// end ends a read that began in epoch.
+func (r *readEpochs) end(epoch uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active[epoch]--; r.active[epoch] == 0 {
+		delete(r.active, epoch)
+	}
+	if r.drained != nil && !r.olderActiveLocked() {
+		close(r.drained)
+		r.drained = nil
+	}
+}
+
+func (r *readEpochs) olderActiveLocked() bool {
+	for e := range r.active {
+		if e < r.waitFor {
+			return true
+		}
+	}
+	return false
+}
+
+// waitForEarlier starts a new epoch and waits until every read that began before it has
+// ended, or until deadline. It reports whether they all ended.
+func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
+	r.mu.Lock()
+	r.epoch++
+	r.waitFor = r.epoch
+	if !r.olderActiveLocked() {
+		r.mu.Unlock()
+		return true
+	}
+	drained := make(chan struct{})
+	r.drained = drained
+	r.mu.Unlock()
+	if closedBy(drained, deadline) {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drained = nil
+	return !r.olderActiveLocked()
+}
