@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -115,55 +116,51 @@ var errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of olde
 // readEpochs tracks the reads under way by the epoch they began in, so that a checkpoint
 // can wait for exactly the reads that may hold an older snapshot, while new reads go on.
 // Readers and the reads of session connections register; only the writer's holder
-// advances the epoch.
+// advances the epoch, and only once the reads of the epoch before the current one have
+// ended, so two counters, by the epoch's parity, suffice: one for the reads that began in
+// the current epoch, one for those a checkpoint waits for. Registering costs an atomic add.
 type readEpochs struct {
+	epoch  atomic.Uint64
+	active [2]atomic.Int64 // reads under way, by the parity of the epoch they began in
+
 	mu      sync.Mutex
-	epoch   uint64
-	active  map[uint64]int // reads under way, by the epoch they began in
-	drained chan struct{}  // closed when no read of an epoch before waitFor remains
-	waitFor uint64
+	drained chan struct{} // closed when the counter waited for reaches zero
 }
 
-// begin registers a read and returns its epoch, for end.
+// begin registers a read and returns its epoch, for end. A read that loads the old epoch
+// just as it ends is counted with the old one and waited for, which is harmless.
 func (r *readEpochs) begin() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.active == nil {
-		r.active = make(map[uint64]int)
-	}
-	r.active[r.epoch]++
-	return r.epoch
+	e := r.epoch.Load()
+	r.active[e&1].Add(1)
+	return e
 }
 
 // end ends a read that began in epoch.
 func (r *readEpochs) end(epoch uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.active[epoch]--; r.active[epoch] == 0 {
-		delete(r.active, epoch)
+	if r.active[epoch&1].Add(-1) != 0 {
+		return
 	}
-	if r.drained != nil && !r.olderActiveLocked() {
+	r.mu.Lock()
+	if r.drained != nil && r.active[(r.epoch.Load()+1)&1].Load() == 0 {
 		close(r.drained)
 		r.drained = nil
 	}
-}
-
-func (r *readEpochs) olderActiveLocked() bool {
-	for e := range r.active {
-		if e < r.waitFor {
-			return true
-		}
-	}
-	return false
+	r.mu.Unlock()
 }
 
 // waitForEarlier starts a new epoch and waits until every read that began before it has
 // ended, or until deadline. It reports whether they all ended.
 func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
 	r.mu.Lock()
-	r.epoch++
-	r.waitFor = r.epoch
-	if !r.olderActiveLocked() {
+	old := r.epoch.Load()
+	if r.active[(old+1)&1].Load() != 0 {
+		// Reads of the epoch before, which an earlier wait gave up on, are still under
+		// way: their counter is not free for the new epoch yet.
+		r.mu.Unlock()
+		return false
+	}
+	r.epoch.Store(old + 1)
+	if r.active[old&1].Load() == 0 {
 		r.mu.Unlock()
 		return true
 	}
@@ -176,5 +173,5 @@ func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.drained = nil
-	return !r.olderActiveLocked()
+	return r.active[old&1].Load() == 0
 }

@@ -51,56 +51,72 @@ type conn struct {
 	// a read-only transaction runs on it. Further reads of the session share it.
 	reader     *physConn
 	readerRefs int
+	// readerSuspect is set once a statement on the reader might have begun a transaction.
+	readerSuspect bool
 
 	// saved are the session's own last_insert_rowid() and changes() while the shared
 	// writer connection holds another session's (see lastchange.go).
 	saved lastChange
 
+	// lastQuery and lastJudgement are the session's last classification, from the
+	// router's cache as lastCache was: a session often runs one statement again and again.
+	lastQuery     string
+	lastJudgement classification
+	lastCache     *routeCache
+
 	closed        bool
 	ownsConnector bool // opened by Driver.Open: closing the conn closes the connector
 }
 
-// call is one statement call: its text, its arguments, and whether it comes from a
-// prepared statement, which runs only the first statement of its text, as mattn's do.
+// classify returns the router's judgement of query.
+func (c *conn) classify(ctx context.Context, query string, gated bool) (classification, error) {
+	cache := c.cn.router.cache.Load()
+	if c.lastCache == cache && c.lastQuery == query {
+		return c.lastJudgement, nil
+	}
+	cls, err := c.cn.router.classify(ctx, query, gated)
+	if err == nil && cls.known {
+		c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
+	}
+	return cls, err
+}
+
+// call is one statement call: its text, its arguments, and the prepared statement it
+// comes from, if any, which runs only the first statement of its text, as mattn's do.
 type call struct {
-	query    string
-	args     []driver.NamedValue
-	prepared bool
+	query string
+	args  []driver.NamedValue
+	stmt  *stmt
 }
 
 // runExec runs the call on p.
 func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) {
-	if !cl.prepared {
+	if cl.stmt == nil {
 		return p.ExecContext(ctx, cl.query, cl.args)
 	}
-	s, err := p.PrepareContext(ctx, cl.query)
+	h, err := p.prepared(cl.stmt)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	return s.(*sqlite3.SQLiteStmt).ExecContext(ctx, cl.args)
+	return h.ExecContext(ctx, cl.args)
 }
 
-// runQuery runs the call on p. For a prepared call it also returns the statement, which
-// must be closed after the rows.
-func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, driver.Stmt, error) {
-	if !cl.prepared {
-		r, err := p.QueryContext(ctx, cl.query, cl.args)
-		if err != nil {
-			return nil, nil, err
+// runQuery runs the call on p.
+func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, error) {
+	var r driver.Rows
+	var err error
+	if cl.stmt == nil {
+		r, err = p.QueryContext(ctx, cl.query, cl.args)
+	} else {
+		var h *sqlite3.SQLiteStmt
+		if h, err = p.prepared(cl.stmt); err == nil {
+			r, err = h.QueryContext(ctx, cl.args)
 		}
-		return r.(*sqlite3.SQLiteRows), nil, nil
 	}
-	s, err := p.PrepareContext(ctx, cl.query)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	r, err := s.(*sqlite3.SQLiteStmt).QueryContext(ctx, cl.args)
-	if err != nil {
-		s.Close()
-		return nil, nil, err
-	}
-	return r.(*sqlite3.SQLiteRows), s, nil
+	return r.(*sqlite3.SQLiteRows), nil
 }
 
 // placeKind is what a statement's placement holds.
@@ -188,14 +204,14 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		// runs where it holds it. The classification still matters for what the statement
 		// leaves behind. The classifier needs no share of the gate: the session holds the
 		// gate whole.
-		cls, err := c.cn.router.classify(ctx, query, false)
+		cls, err := c.classify(ctx, query, false)
 		if err != nil {
 			return placement{}, err
 		}
 		c.cn.routes.pinned.Add(1)
 		return c.placeOnWriter(ctx, cls)
 	}
-	cls, err := c.cn.router.classify(ctx, query, c.reader == nil && c.sessionUses == 0)
+	cls, err := c.classify(ctx, query, c.reader == nil && c.sessionUses == 0)
 	if err != nil {
 		return placement{}, err
 	}
@@ -306,6 +322,7 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 	cls := pl.cls
 	cls.route = toWriter
 	c.cn.router.remember(query, cls)
+	c.lastCache = nil
 	return true
 }
 
@@ -318,6 +335,9 @@ func (c *conn) finish(pl placement, err error) {
 	case onSession:
 		c.releaseSessionRead(err)
 	default:
+		// A reader is checked for a transaction left open only after a statement that
+		// could have begun one; that check is a call into SQLite on every read otherwise.
+		c.readerSuspect = c.readerSuspect || !pl.cls.known || pl.cls.txControl
 		c.releaseReader(err)
 	}
 }
@@ -347,7 +367,12 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.cn.writer.reopen = true
 		c.sqlTx = false
 	default:
-		inTx := !p.AutoCommit()
+		// Only a statement that may begin or end a transaction can change whether the
+		// connection is inside one; asking SQLite is a call into it on every write.
+		inTx := c.sqlTx
+		if c.sqlTx || !pl.cls.known || pl.cls.txControl {
+			inTx = !p.AutoCommit()
+		}
 		if inTx && isTimeLimit(err) {
 			// A transaction begun in SQL whose statement ran out of time is rolled back.
 			_, rerr := p.ExecContext(context.Background(), "ROLLBACK", nil)
@@ -371,7 +396,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 // isReadOnlyError reports whether err is SQLite's SQLITE_READONLY.
 func isReadOnlyError(err error) bool {
 	var e sqlite3.Error
-	return errors.As(err, &e) && e.Code == sqlite3.ErrReadonly
+	return err != nil && errors.As(err, &e) && e.Code == sqlite3.ErrReadonly
 }
 
 // connectionBroke drops a connection that was closed underneath the session.
@@ -423,9 +448,9 @@ func (c *conn) releaseReader(err error) {
 	if c.readerRefs > 0 {
 		return
 	}
-	r := c.reader
-	c.reader = nil
-	c.cn.readers.put(r, err != nil && closedUnderneath(r))
+	r, suspect := c.reader, c.readerSuspect
+	c.reader, c.readerSuspect = nil, false
+	c.cn.readers.put(r, err != nil && closedUnderneath(r), suspect)
 }
 
 // acquireSessionRead starts a read on the session's own connection. On a database without
@@ -480,16 +505,23 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
-	var res driver.Result
-	pl, err := c.run(ctx, cl.query, func(pl placement) (err error) {
-		res, err = c.execAt(ctx, pl, cl)
-		return err
-	})
+	pl, err := c.place(ctx, cl.query)
 	if err != nil {
 		return nil, err
 	}
+	res, err := c.execAt(ctx, pl, cl)
+	if c.misrouted(pl, cl.query, err) {
+		if pl, err = c.retryOnWriter(ctx, pl); err != nil {
+			return nil, err
+		}
+		res, err = c.execAt(ctx, pl, cl)
+	}
+	if err != nil {
+		c.failed(pl, err)
+		return nil, err
+	}
 	c.settleChanges(pl, res, false)
-	if pl.conn != c.session && !pl.cls.empty {
+	if pl.conn != c.session && !pl.cls.empty && !c.ownsChanges(pl) {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
 		// for a statement that changed nothing (but for a string with no statement at all);
 		// on a shared connection those must be the session's own.
@@ -499,30 +531,29 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	return res, nil
 }
 
-// run places a statement, runs do there and, when a reader refused it as a write, runs it
-// again on the writer. When do fails, run gives back what it took; when do succeeds, the
-// caller owns the placement and must finish it.
-func (c *conn) run(ctx context.Context, query string, do func(placement) error) (placement, error) {
-	pl, err := c.place(ctx, query)
-	if err != nil {
-		return placement{}, err
-	}
-	err = do(pl)
-	if c.misrouted(pl, query, err) {
-		c.finish(pl, nil)
-		if pl, err = c.placeOnWriter(ctx, pl.cls); err != nil {
-			return placement{}, err
-		}
-		if err = c.cn.pragmas.sync(pl.conn); err == nil {
-			err = do(pl)
+// ownsChanges reports whether the shared writer's last_insert_rowid() and changes() are
+// the session's, after its statement at pl: then mattn's result carries them already.
+func (c *conn) ownsChanges(pl placement) bool {
+	o := &c.cn.writer.owners
+	return pl.changes && o.rowidOwner == c && o.changesOwner == c
+}
+
+// retryOnWriter gives back the reader that refused a write and places it on the writer.
+func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, error) {
+	c.finish(pl, nil)
+	pl, err := c.placeOnWriter(ctx, pl.cls)
+	if err == nil {
+		if err = c.cn.pragmas.sync(pl.conn); err != nil {
+			c.failed(pl, err)
 		}
 	}
-	if err != nil {
-		c.settleChanges(pl, nil, true)
-		c.finish(pl, err)
-		return placement{}, err
-	}
-	return pl, nil
+	return pl, err
+}
+
+// failed gives back what a statement that failed at pl took.
+func (c *conn) failed(pl placement, err error) {
+	c.settleChanges(pl, nil, true)
+	c.finish(pl, err)
 }
 
 // execAt runs the call at pl under the statement's time limit.
@@ -539,11 +570,19 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
-	var r *rows
-	if _, err := c.run(ctx, cl.query, func(pl placement) (err error) {
+	pl, err := c.place(ctx, cl.query)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.queryAt(ctx, pl, cl)
+	if c.misrouted(pl, cl.query, err) {
+		if pl, err = c.retryOnWriter(ctx, pl); err != nil {
+			return nil, err
+		}
 		r, err = c.queryAt(ctx, pl, cl)
-		return err
-	}); err != nil {
+	}
+	if err != nil {
+		c.failed(pl, err)
 		return nil, err
 	}
 	return r, nil // the rows finish the placement when they close
@@ -552,7 +591,7 @@ func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
 // queryAt runs the call at pl and returns rows that give pl back when they close.
 func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (*rows, error) {
 	sctx, cancel := c.cn.statementContext(ctx)
-	r, s, err := cl.runQuery(sctx, pl.conn)
+	r, err := cl.runQuery(sctx, pl.conn)
 	if err != nil {
 		cancel()
 		return nil, c.cn.statementError(ctx, sctx, err)
@@ -560,7 +599,7 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (*rows, error
 	if pl.kind == onWriter {
 		c.writeRows++
 	}
-	return &rows{SQLiteRows: r, c: c, pl: pl, stmt: s, ctx: ctx, sctx: sctx, cancel: cancel}, nil
+	return &rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel}, nil
 }
 
 // PrepareContext implements driver.ConnPrepareContext. The statement is prepared where it
@@ -570,7 +609,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	cls, err := c.cn.router.classify(ctx, query, !c.holding && c.reader == nil && c.sessionUses == 0)
+	cls, err := c.classify(ctx, query, !c.holding && c.reader == nil && c.sessionUses == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -645,7 +684,7 @@ func (c *conn) Close() error {
 	c.writeRows = 0
 	c.releaseWriterIfIdle()
 	if c.reader != nil {
-		c.readerRefs = 1
+		c.readerRefs, c.readerSuspect = 1, true
 		c.releaseReader(nil)
 	}
 	if c.sessionUses > 0 {

@@ -181,6 +181,10 @@ type physConn struct {
 	// readEpoch is the epoch the read on a reader began in (see readEpochs).
 	readEpoch uint64
 	closed    atomic.Bool
+
+	// statements are the session statements prepared on the connection.
+	preparedMu sync.Mutex
+	statements map[*stmt]*sqlite3.SQLiteStmt
 }
 
 // openPhysical counts the physical connections open in the process, for leak checks.
@@ -191,13 +195,56 @@ func newPhysConn(c *sqlite3.SQLiteConn, reader bool) *physConn {
 	return &physConn{SQLiteConn: c, reader: reader}
 }
 
-// Close closes the connection, once.
+// Close closes the connection, once, finalizing the statements prepared on it first.
 func (p *physConn) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	p.preparedMu.Lock()
+	for s, h := range p.statements {
+		h.Close()
+		delete(p.statements, s)
+	}
+	p.preparedMu.Unlock()
 	openPhysical.Add(-1)
 	return p.SQLiteConn.Close()
+}
+
+// prepared returns s prepared on p, preparing it the first time. Only p's current user
+// calls it.
+func (p *physConn) prepared(s *stmt) (*sqlite3.SQLiteStmt, error) {
+	p.preparedMu.Lock()
+	defer p.preparedMu.Unlock()
+	if h := p.statements[s]; h != nil {
+		return h, nil
+	}
+	ds, err := p.PrepareContext(context.Background(), s.query)
+	if err != nil {
+		return nil, err
+	}
+	h := ds.(*sqlite3.SQLiteStmt)
+	if p.statements == nil {
+		p.statements = make(map[*stmt]*sqlite3.SQLiteStmt)
+	}
+	p.statements[s] = h
+	s.mu.Lock()
+	if s.used == nil {
+		s.used = make(map[*physConn]bool)
+	}
+	s.used[p] = true
+	s.mu.Unlock()
+	return h, nil
+}
+
+// dropPrepared finalizes s on p. It may run while another session uses p: SQLite
+// serializes the calls, and s is not running there.
+func (p *physConn) dropPrepared(s *stmt) {
+	p.preparedMu.Lock()
+	defer p.preparedMu.Unlock()
+	if h := p.statements[s]; h != nil {
+		h.Close()
+		delete(p.statements, s)
+	}
 }
 
 // openConn opens a physical connection with the connector's mattn driver.

@@ -200,7 +200,7 @@ func TestReadersCannotWrite(t *testing.T) {
 			mustExec(t, db, "CREATE TABLE t(v)")
 			r, err := cn.readers.get(background)
 			require.NoError(t, err)
-			defer cn.readers.put(r, false)
+			defer cn.readers.put(r, false, true)
 			_, err = r.ExecContext(background, "INSERT INTO t VALUES (1)", nil)
 			var e sqlite3.Error
 			require.ErrorAs(t, err, &e)

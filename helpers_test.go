@@ -180,3 +180,6 @@ func concurrentReads(t testing.TB, db *sql.DB, n int, query string) []int64 {
 	require.NoError(t, g.Wait())
 	return got
 }
+
+// farFuture is a deadline no test reaches.
+func farFuture() time.Time { return time.Now().Add(time.Hour) }

@@ -89,7 +89,7 @@ func TestBrokenConnectionsAreReplaced(t *testing.T) {
 	r, err := cn.readers.get(background)
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
-	cn.readers.put(r, false)
+	cn.readers.put(r, false, true)
 
 	mustExec(t, db, "INSERT INTO t VALUES (2)")
 	require.EqualValues(t, 2, queryInt(t, db, "SELECT count(*) FROM t"))

@@ -133,7 +133,7 @@ func TestQueryOnlyIsNotSpreadToReaders(t *testing.T) {
 	queryInt(t, db, "SELECT count(*) FROM t") // the reader catches up with the settings
 	r, err := cn.readers.get(background)
 	require.NoError(t, err)
-	defer cn.readers.put(r, false)
+	defer cn.readers.put(r, false, true)
 	require.NoError(t, cn.pragmas.sync(r))
 	_, err = r.ExecContext(background, "INSERT INTO t VALUES (2)", nil)
 	require.ErrorAs(t, err, &e)

@@ -8,22 +8,27 @@ import (
 )
 
 // readerPool holds the reader connections: query-only connections opened lazily, up to a
-// limit, each used by one logical connection at a time.
+// limit, each used by one logical connection at a time. A reader is handed out and given
+// back under one short lock; a caller that finds none idle and the limit reached waits in
+// FIFO order, and a reader given back goes straight to the first waiter.
 type readerPool struct {
-	open  func() (*physConn, error)
-	gate  *gate       // one share per reader in use, when the database has no WAL
-	reads *readEpochs // the reads under way, for checkpoints
-
-	slots chan struct{}  // a token per reader opened or being opened
-	idle  chan *physConn // readers ready for use
-
-	closing chan struct{} // closed by close, to wake waiters
+	openConn func() (*physConn, error)
+	gate     *gate       // one share per reader in use, when the database has no WAL
+	reads    *readEpochs // the reads under way, for checkpoints
+	limit    int
 
 	mu      sync.Mutex
+	idle    []*physConn      // readers ready for use, the most recently used last
+	count   int              // readers open or being opened
+	inUse   int              // readers handed out
+	waiters []chan *physConn // callers waiting for a reader; the pool's close sends nil
 	closed  bool
-	inUse   int
 	drained chan struct{} // closed when the last reader in use comes back after close
-	stats   readerStats   // under mu
+	stats   readerStats
+
+	// testHookWaiting, when set by a test, is called under mu each time a caller starts
+	// waiting for a reader.
+	testHookWaiting func()
 }
 
 // readerStats are the pool's cumulative counters.
@@ -34,13 +39,7 @@ type readerStats struct {
 }
 
 func newReaderPool(limit int, open func() (*physConn, error), g *gate) *readerPool {
-	return &readerPool{
-		open:    open,
-		gate:    g,
-		slots:   make(chan struct{}, limit),
-		idle:    make(chan *physConn, limit),
-		closing: make(chan struct{}),
-	}
+	return &readerPool{openConn: open, gate: g, limit: limit}
 }
 
 // get hands out an idle reader, opens a new one while fewer than the limit are open, or
@@ -61,52 +60,131 @@ func (p *readerPool) get(ctx context.Context) (*physConn, error) {
 }
 
 func (p *readerPool) take(ctx context.Context) (*physConn, error) {
-	var c *physConn
-	select {
-	case c = <-p.idle: // an idle reader is always preferred to opening one
-	default:
-		select {
-		case c = <-p.idle:
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.closing:
-			return nil, ErrClosed
-		}
-	}
-	if c != nil && closedUnderneath(c) {
-		c.Close()
-		c = nil // open a replacement in its slot
-	}
-	if c == nil {
-		var err error
-		if c, err = p.open(); err != nil {
-			<-p.slots
-			return nil, err
-		}
-		p.mu.Lock()
-		p.stats.opened++
-		p.mu.Unlock()
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		c.Close()
-		<-p.slots
 		return nil, ErrClosed
 	}
-	p.inUse++
-	p.stats.acquired++
-	p.stats.maxInUse = max(p.stats.maxInUse, p.inUse)
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.handOutLocked()
+		p.mu.Unlock()
+		if closedUnderneath(c) {
+			return p.replace(c)
+		}
+		return c, nil
+	}
+	if p.count < p.limit {
+		p.count++
+		p.handOutLocked()
+		p.mu.Unlock()
+		return p.openInSlot()
+	}
+	wait := make(chan *physConn, 1)
+	p.waiters = append(p.waiters, wait)
+	if p.testHookWaiting != nil {
+		p.testHookWaiting()
+	}
 	p.mu.Unlock()
+
+	select {
+	case c := <-wait:
+		return p.received(c)
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	for i, w := range p.waiters {
+		if w == wait {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			p.mu.Unlock()
+			return nil, ctx.Err()
+		}
+	}
+	p.mu.Unlock()
+	// A reader (or a slot) was handed over as ctx ended: give it back.
+	if c := <-wait; c == placeholderReader {
+		p.mu.Lock()
+		p.count--
+		p.inUse--
+		p.wakeForSlotLocked()
+		p.mu.Unlock()
+	} else if c != nil {
+		p.put(c, false, false)
+	}
+	return nil, ctx.Err()
+}
+
+// received is what a waiter got: a reader handed over by put, already counted as in use,
+// or nil when the pool closed.
+func (p *readerPool) received(c *physConn) (*physConn, error) {
+	switch {
+	case c == nil:
+		return nil, ErrClosed
+	case c == placeholderReader:
+		return p.openInSlot()
+	case closedUnderneath(c):
+		return p.replace(c)
+	}
 	return c, nil
 }
 
-// put gives a reader back. A reader left inside a transaction is rolled back first; one
-// that cannot be, or that broke, is closed and its slot freed for a new one.
-func (p *readerPool) put(c *physConn, broken bool) {
+// handOutLocked counts a reader handed out.
+func (p *readerPool) handOutLocked() {
+	p.inUse++
+	p.stats.acquired++
+	p.stats.maxInUse = max(p.stats.maxInUse, p.inUse)
+}
+
+// replace closes a reader that was closed underneath and opens another in its slot, for
+// the caller that was handed it.
+func (p *readerPool) replace(c *physConn) (*physConn, error) {
+	c.Close()
+	return p.openInSlot()
+}
+
+// openInSlot opens a reader in a slot already counted, and in use by the caller.
+func (p *readerPool) openInSlot() (*physConn, error) {
+	c, err := p.openConn()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil && p.closed {
+		c.Close()
+		err = ErrClosed
+	}
+	if err != nil {
+		p.count--
+		p.inUse--
+		p.wakeForSlotLocked()
+		return nil, err
+	}
+	p.stats.opened++
+	return c, nil
+}
+
+// wakeForSlotLocked hands a slot that was freed to the first waiter, which opens a reader
+// in it: opening takes too long to do under mu, so the waiter is sent placeholderReader.
+func (p *readerPool) wakeForSlotLocked() {
+	if len(p.waiters) == 0 || p.closed {
+		return
+	}
+	w := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.count++
+	p.handOutLocked()
+	w <- placeholderReader
+}
+
+// placeholderReader stands for a slot handed to a waiter, to open a reader in.
+var placeholderReader = &physConn{}
+
+// put gives a reader back. When suspect is set, a reader left inside a transaction is
+// rolled back first; one that cannot be, or that broke, is closed and its slot freed for a
+// new one.
+func (p *readerPool) put(c *physConn, broken, suspect bool) {
 	broken = broken || closedUnderneath(c)
-	if !broken && !c.AutoCommit() {
+	if !broken && suspect && !c.AutoCommit() {
 		_, err := c.ExecContext(context.Background(), "ROLLBACK", nil)
 		broken = err != nil
 	}
@@ -115,18 +193,25 @@ func (p *readerPool) put(c *physConn, broken bool) {
 	}
 	p.mu.Lock()
 	p.inUse--
-	keep := !p.closed && !broken
-	if keep {
-		p.idle <- c // never blocks: there are at most cap(idle) readers
-	}
-	if p.closed && p.inUse == 0 && p.drained != nil {
-		close(p.drained)
-		p.drained = nil
-	}
-	p.mu.Unlock()
-	if !keep {
+	switch {
+	case p.closed || broken:
+		p.count--
+		if p.closed && p.inUse == 0 && p.drained != nil {
+			close(p.drained)
+			p.drained = nil
+		}
+		p.wakeForSlotLocked()
+		p.mu.Unlock()
 		c.Close()
-		<-p.slots
+	case len(p.waiters) > 0:
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.handOutLocked()
+		p.mu.Unlock()
+		w <- c
+	default:
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
 	}
 	p.gate.releaseShared()
 }
@@ -136,24 +221,22 @@ func (p *readerPool) put(c *physConn, broken bool) {
 func (p *readerPool) close(deadline time.Time) error {
 	p.mu.Lock()
 	p.closed = true
-	close(p.closing)
-	for {
-		select {
-		case c := <-p.idle:
-			c.Close()
-			<-p.slots
-			continue
-		default:
-		}
-		break
+	for _, w := range p.waiters {
+		w <- nil
 	}
+	p.waiters = nil
+	idle := p.idle
+	p.idle = nil
+	p.count -= len(idle)
 	if p.inUse == 0 {
 		p.mu.Unlock()
+		closeAll(idle)
 		return nil
 	}
 	drained := make(chan struct{})
 	p.drained = drained
 	p.mu.Unlock()
+	closeAll(idle)
 
 	if closedBy(drained, deadline) {
 		return nil
@@ -166,9 +249,15 @@ func (p *readerPool) close(deadline time.Time) error {
 	return fmt.Errorf("sqliteserial: close: %d reader(s) still in use (rows or a read-only transaction left open); they are closed when released", p.inUse)
 }
 
+func closeAll(cs []*physConn) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
 // snapshot returns the pool's counters, the readers open and those in use.
 func (p *readerPool) snapshot() (readerStats, int, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stats, len(p.slots), p.inUse
+	return p.stats, p.count, p.inUse
 }

@@ -20,9 +20,8 @@ var (
 // (the ColumnType* methods among them), so database/sql sees the same capabilities.
 type rows struct {
 	*sqlite3.SQLiteRows
-	c    *conn
-	pl   placement
-	stmt driver.Stmt // the statement of a prepared call, closed with the rows
+	c  *conn
+	pl placement
 
 	ctx    context.Context // the caller's
 	sctx   context.Context // the statement's, with its time limit
@@ -51,9 +50,6 @@ func (r *rows) Close() error {
 	}
 	r.closed = true
 	err := r.SQLiteRows.Close()
-	if r.stmt != nil {
-		r.stmt.Close()
-	}
 	r.cancel()
 	if r.pl.kind == onWriter {
 		r.c.writeRows--

@@ -3,6 +3,7 @@ package sqliteserial
 import (
 	"context"
 	"database/sql/driver"
+	"sync"
 )
 
 var (
@@ -11,29 +12,42 @@ var (
 	_ driver.StmtQueryContext = (*stmt)(nil)
 )
 
-// stmt is a prepared statement of a session. It keeps only its text: each execution is
-// routed like any other statement and prepared on the physical connection it runs on,
-// where, as with mattn/go-sqlite3, only the first statement of the text runs.
+// stmt is a prepared statement of a session. Each execution is routed like any other
+// statement; the statement is prepared once on each physical connection it runs on and
+// kept there until it is closed, and, as with mattn/go-sqlite3, only the first statement
+// of its text runs.
 type stmt struct {
 	c        *conn
 	query    string
 	numInput int
+
+	mu   sync.Mutex
+	used map[*physConn]bool // the connections it is prepared on
 }
 
-// Close implements driver.Stmt.
-func (s *stmt) Close() error { return nil }
+// Close implements driver.Stmt: it finalizes the statement on every connection.
+func (s *stmt) Close() error {
+	s.mu.Lock()
+	used := s.used
+	s.used = nil
+	s.mu.Unlock()
+	for p := range used {
+		p.dropPrepared(s)
+	}
+	return nil
+}
 
 // NumInput implements driver.Stmt: the parameter count of the text's first statement.
 func (s *stmt) NumInput() int { return s.numInput }
 
 // ExecContext implements driver.StmtExecContext.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.c.exec(ctx, call{query: s.query, args: args, prepared: true})
+	return s.c.exec(ctx, call{query: s.query, args: args, stmt: s})
 }
 
 // QueryContext implements driver.StmtQueryContext.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.c.query(ctx, call{query: s.query, args: args, prepared: true})
+	return s.c.query(ctx, call{query: s.query, args: args, stmt: s})
 }
 
 // Exec implements driver.Stmt.

@@ -50,11 +50,11 @@ func (cn *Connector) statementError(ctx, sctx context.Context, err error) error 
 // isInterrupt reports whether err is SQLite's SQLITE_INTERRUPT.
 func isInterrupt(err error) bool {
 	var e sqlite3.Error
-	return errors.As(err, &e) && e.Code == sqlite3.ErrInterrupt
+	return err != nil && errors.As(err, &e) && e.Code == sqlite3.ErrInterrupt
 }
 
 // isTimeLimit reports whether err is a statement's time limit.
 func isTimeLimit(err error) bool {
 	var e *TimeLimitError
-	return errors.As(err, &e)
+	return err != nil && errors.As(err, &e)
 }
