@@ -156,16 +156,7 @@ func TestRandomCancellations(t *testing.T) {
 	_, err := db.ExecContext(ctx, "INSERT INTO w VALUES (-1, 0)")
 	require.NoError(t, err)
 
-	present := map[int64]bool{}
-	rows, err := db.Query("SELECT id FROM w WHERE id > 0")
-	require.NoError(t, err)
-	for rows.Next() {
-		var id int64
-		require.NoError(t, rows.Scan(&id))
-		present[id] = true
-	}
-	require.NoError(t, rows.Err())
-	require.NoError(t, rows.Close())
+	present := idSet(t, db, "SELECT id FROM w WHERE id > 0")
 	var kept, refused int
 	for id, ok := range succeeded {
 		require.Equal(t, ok, present[id], "write %d: the caller was told success=%v", id, ok)

@@ -61,7 +61,7 @@ type conn struct {
 	// lastQuery and lastJudgement are the session's last classification, from the
 	// router's cache as lastCache was: a session often runs one statement again and again.
 	lastQuery     string
-	lastJudgement classification
+	lastJudgement *classification
 	lastCache     *routeCache
 
 	closed        bool
@@ -69,7 +69,7 @@ type conn struct {
 }
 
 // classify returns the router's judgement of query.
-func (c *conn) classify(ctx context.Context, query string, gated bool) (classification, error) {
+func (c *conn) classify(ctx context.Context, query string, gated bool) (*classification, error) {
 	cache := c.cn.router.cache.Load()
 	if c.lastCache == cache && c.lastQuery == query {
 		return c.lastJudgement, nil
@@ -94,7 +94,7 @@ func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) 
 	if cl.stmt == nil {
 		return p.ExecContext(ctx, cl.query, cl.args)
 	}
-	h, err := p.prepared(cl.stmt)
+	h, err := cl.stmt.on(p)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, 
 		r, err = p.QueryContext(ctx, cl.query, cl.args)
 	} else {
 		var h *sqlite3.SQLiteStmt
-		if h, err = p.prepared(cl.stmt); err == nil {
+		if h, err = cl.stmt.on(p); err == nil {
 			r, err = h.QueryContext(ctx, cl.args)
 		}
 	}
@@ -136,7 +136,7 @@ const (
 type placement struct {
 	conn *physConn
 	kind placeKind
-	cls  classification
+	cls  *classification
 	// retry is set for a reader chosen by classification: a write that fails there as
 	// read-only is run again on the writer.
 	retry bool
@@ -196,7 +196,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		}
 		if t.readOnly {
 			c.cn.routes.pinned.Add(1)
-			return c.placeForRead(ctx, classification{})
+			return c.placeForRead(ctx, noJudgement)
 		}
 	}
 	if c.holding {
@@ -247,7 +247,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 // sessionWrites reports whether a statement of a session with its own connection needs the
 // writer's turn. When the classifier could not prepare it (it names the session's temp
 // tables, say), the session's connection judges it instead.
-func (c *conn) sessionWrites(cls classification, query string) bool {
+func (c *conn) sessionWrites(cls *classification, query string) bool {
 	if cls.known || cls.route == toReader {
 		return cls.route == toWriter
 	}
@@ -271,7 +271,7 @@ func (c *conn) sessionWrites(cls classification, query string) bool {
 // placeOnWriter takes the writer's turn for the session, waiting in its queue unless it
 // holds it already, and places the statement on the session's own connection or the
 // shared writer.
-func (c *conn) placeOnWriter(ctx context.Context, cls classification) (placement, error) {
+func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placement, error) {
 	w := c.cn.writer
 	if !c.holding {
 		if err := w.acquire(ctx, holdStatement); err != nil {
@@ -285,7 +285,7 @@ func (c *conn) placeOnWriter(ctx context.Context, cls classification) (placement
 	if w.conn == nil || closedUnderneath(w.conn) {
 		// Only a session that holds the writer across statements can meet this: the
 		// connection broke under its transaction or rows.
-		c.afterWriter(placement{kind: onWriter}, errWriterBroke)
+		c.afterWriter(placement{kind: onWriter, cls: noJudgement}, errWriterBroke)
 		return placement{}, errWriterBroke
 	}
 	pl := placement{conn: w.conn, kind: onWriter, cls: cls}
@@ -298,7 +298,7 @@ func (c *conn) placeOnWriter(ctx context.Context, cls classification) (placement
 
 // placeForRead places a statement that does not write: on the session's own connection if
 // it has one, else on a reader.
-func (c *conn) placeForRead(ctx context.Context, cls classification) (placement, error) {
+func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement, error) {
 	if c.session != nil {
 		if err := c.acquireSessionRead(ctx); err != nil {
 			return placement{}, err
@@ -319,9 +319,9 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 		return false
 	}
 	c.cn.routes.retried.Add(1)
-	cls := pl.cls
-	cls.route = toWriter
-	c.cn.router.remember(query, cls)
+	corrected := *pl.cls
+	corrected.route = toWriter
+	c.cn.router.remember(query, &corrected)
 	c.lastCache = nil
 	return true
 }
@@ -505,19 +505,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
-	pl, err := c.place(ctx, cl.query)
+	res, pl, err := placeAndRun(c, ctx, cl, (*conn).execAt)
 	if err != nil {
-		return nil, err
-	}
-	res, err := c.execAt(ctx, pl, cl)
-	if c.misrouted(pl, cl.query, err) {
-		if pl, err = c.retryOnWriter(ctx, pl); err != nil {
-			return nil, err
-		}
-		res, err = c.execAt(ctx, pl, cl)
-	}
-	if err != nil {
-		c.failed(pl, err)
 		return nil, err
 	}
 	c.settleChanges(pl, res, false)
@@ -570,22 +559,34 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
-	pl, err := c.place(ctx, cl.query)
+	r, _, err := placeAndRun(c, ctx, cl, (*conn).queryAt)
 	if err != nil {
-		return nil, err
-	}
-	r, err := c.queryAt(ctx, pl, cl)
-	if c.misrouted(pl, cl.query, err) {
-		if pl, err = c.retryOnWriter(ctx, pl); err != nil {
-			return nil, err
-		}
-		r, err = c.queryAt(ctx, pl, cl)
-	}
-	if err != nil {
-		c.failed(pl, err)
 		return nil, err
 	}
 	return r, nil // the rows finish the placement when they close
+}
+
+// placeAndRun places a call, runs it with at and, when a reader refused it as a write,
+// runs it again on the writer. When it fails, what it took is given back; when it
+// succeeds, the caller owns the placement.
+func placeAndRun[T any](c *conn, ctx context.Context, cl call, at func(*conn, context.Context, placement, call) (T, error)) (T, placement, error) {
+	var none T
+	pl, err := c.place(ctx, cl.query)
+	if err != nil {
+		return none, placement{}, err
+	}
+	v, err := at(c, ctx, pl, cl)
+	if c.misrouted(pl, cl.query, err) {
+		if pl, err = c.retryOnWriter(ctx, pl); err != nil {
+			return none, placement{}, err
+		}
+		v, err = at(c, ctx, pl, cl)
+	}
+	if err != nil {
+		c.failed(pl, err)
+		return none, placement{}, err
+	}
+	return v, pl, nil
 }
 
 // queryAt runs the call at pl and returns rows that give pl back when they close.
@@ -619,7 +620,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		if err != nil {
 			return nil, err
 		}
-		pl.cls = classification{} // preparing leaves nothing behind
+		pl.cls = noJudgement // preparing leaves nothing behind
 		c.settleChanges(pl, nil, true)
 		s, err := pl.conn.PrepareContext(ctx, query)
 		if err == nil {

@@ -167,7 +167,7 @@ func FuzzRouter(f *testing.F) {
 		require.NoError(t, err)
 		again, err := cn.router.judge(background, query, true)
 		require.NoError(t, err)
-		require.Equal(t, first, again, "the judgement of %q is deterministic", query)
+		require.Equal(t, *first, *again, "the judgement of %q is deterministic", query)
 		require.Equal(t, splitStatements(query), splitStatements(query))
 		requireAgreement(t, cn, oracle, query)
 	})

@@ -122,16 +122,7 @@ func TestCrashDurability(t *testing.T) {
 		var check string
 		require.NoError(t, db.QueryRowContext(context.Background(), "PRAGMA integrity_check").Scan(&check))
 		require.Equal(t, "ok", check, "round %d", round)
-		present := map[int64]bool{}
-		rows, err := db.Query("SELECT id FROM acked")
-		require.NoError(t, err)
-		for rows.Next() {
-			var id int64
-			require.NoError(t, rows.Scan(&id))
-			present[id] = true
-		}
-		require.NoError(t, rows.Err())
-		require.NoError(t, rows.Close())
+		present := idSet(t, db, "SELECT id FROM acked")
 		for id := range acked {
 			require.True(t, present[id], "round %d: row %d was acknowledged and is missing", round, id)
 		}

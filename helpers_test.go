@@ -183,3 +183,19 @@ func concurrentReads(t testing.TB, db *sql.DB, n int, query string) []int64 {
 
 // farFuture is a deadline no test reaches.
 func farFuture() time.Time { return time.Now().Add(time.Hour) }
+
+// idSet returns the integers query returns, as a set.
+func idSet(t testing.TB, db *sql.DB, query string) map[int64]bool {
+	t.Helper()
+	set := map[int64]bool{}
+	rows, err := db.Query(query)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		require.NoError(t, rows.Scan(&id))
+		set[id] = true
+	}
+	require.NoError(t, rows.Err())
+	return set
+}

@@ -19,7 +19,8 @@ const (
 	toWriter
 )
 
-// classification is the router's judgement of one SQL string.
+// classification is the router's judgement of one SQL string. Once made it is not
+// changed: placements and the cache share it.
 type classification struct {
 	route route
 	// known is set when SQLite prepared every statement of the string on the classifier.
@@ -70,13 +71,17 @@ var connectionFunctions = map[string]bool{
 	"last_insert_rowid": true, "changes": true, "total_changes": true, "load_extension": true,
 }
 
+// noJudgement is the classification of what the driver runs itself (BEGIN, a snapshot
+// read): nothing to route and nothing left behind.
+var noJudgement = &classification{}
+
 // routeCacheLimit bounds the number of cached judgements. Programs that inline values into
 // their SQL make every string new; past the limit the cache starts over.
 const routeCacheLimit = 4096
 
 // routeCache maps SQL text to its classification.
 type routeCache struct {
-	m sync.Map // string -> classification
+	m sync.Map // string -> *classification
 	n atomic.Int64
 }
 
@@ -103,16 +108,16 @@ func newRouter(open func() (*physConn, error), g *gate) *router {
 }
 
 // lookup returns the cached classification of query.
-func (r *router) lookup(query string) (classification, bool) {
+func (r *router) lookup(query string) (*classification, bool) {
 	v, ok := r.cache.Load().m.Load(query)
 	if !ok {
-		return classification{}, false
+		return nil, false
 	}
-	return v.(classification), true
+	return v.(*classification), true
 }
 
 // remember caches cls for query.
-func (r *router) remember(query string, cls classification) {
+func (r *router) remember(query string, cls *classification) {
 	c := r.cache.Load()
 	if _, loaded := c.m.Swap(query, cls); !loaded && c.n.Add(1) > routeCacheLimit {
 		r.cache.CompareAndSwap(c, new(routeCache))
@@ -127,13 +132,13 @@ func (r *router) invalidate() {
 // classify returns the classification of query, from the cache or by preparing it. gated
 // tells whether the classifier must take a share of the gate: not when the caller holds the
 // writer, which keeps every reader out already.
-func (r *router) classify(ctx context.Context, query string, gated bool) (classification, error) {
+func (r *router) classify(ctx context.Context, query string, gated bool) (*classification, error) {
 	if cls, ok := r.lookup(query); ok {
 		return cls, nil
 	}
 	cls, err := r.judge(ctx, query, gated)
 	if err != nil {
-		return classification{}, err
+		return nil, err
 	}
 	if cls.known {
 		r.remember(query, cls)
@@ -143,9 +148,9 @@ func (r *router) classify(ctx context.Context, query string, gated bool) (classi
 
 // judge prepares every statement of query on the classifier and combines SQLite's
 // judgement (sqlite3_stmt_readonly) with what the authorizer saw.
-func (r *router) judge(ctx context.Context, query string, gated bool) (classification, error) {
+func (r *router) judge(ctx context.Context, query string, gated bool) (*classification, error) {
 	statements := splitStatements(query)
-	cls := classification{route: toReader, known: true}
+	cls := &classification{route: toReader, known: true}
 	if len(statements) == 0 {
 		cls.empty = true
 		return cls, nil
@@ -165,19 +170,19 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (classific
 	}
 	if gated {
 		if err := r.gate.acquireShared(ctx); err != nil {
-			return classification{}, err
+			return nil, err
 		}
 		defer r.gate.releaseShared()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return classification{}, ErrClosed
+		return nil, ErrClosed
 	}
 	if r.classifier == nil {
 		c, err := r.open()
 		if err != nil {
-			return classification{}, err
+			return nil, err
 		}
 		c.RegisterAuthorizer(r.observe)
 		r.classifier = c

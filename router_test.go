@@ -124,9 +124,9 @@ func TestMisroutedWriteIsRetriedOnTheWriter(t *testing.T) {
 	} {
 		q := "INSERT INTO t(v) VALUES ('misrouted')"
 		if i == 1 {
-			cn.router.remember(q+" RETURNING id", classification{route: toReader, known: true})
+			cn.router.remember(q+" RETURNING id", &classification{route: toReader, known: true})
 		} else {
-			cn.router.remember(q, classification{route: toReader, known: true})
+			cn.router.remember(q, &classification{route: toReader, known: true})
 		}
 		got := routesOf(t, db, func() { require.NoError(t, run(q)) })
 		require.Equal(t, routes{reader: 1, retried: 1}, got)

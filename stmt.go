@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"sync"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 var (
@@ -23,13 +25,30 @@ type stmt struct {
 
 	mu   sync.Mutex
 	used map[*physConn]bool // the connections it is prepared on
+
+	// last is the connection it ran on last and lastHandle the statement there: a
+	// session's reads usually get the same reader back.
+	last       *physConn
+	lastHandle *sqlite3.SQLiteStmt
+}
+
+// on returns s prepared on p, which the session holds.
+func (s *stmt) on(p *physConn) (*sqlite3.SQLiteStmt, error) {
+	if s.last == p && !p.closed.Load() {
+		return s.lastHandle, nil
+	}
+	h, err := p.prepared(s)
+	if err == nil {
+		s.last, s.lastHandle = p, h
+	}
+	return h, err
 }
 
 // Close implements driver.Stmt: it finalizes the statement on every connection.
 func (s *stmt) Close() error {
 	s.mu.Lock()
 	used := s.used
-	s.used = nil
+	s.used, s.last, s.lastHandle = nil, nil, nil
 	s.mu.Unlock()
 	for p := range used {
 		p.dropPrepared(s)

@@ -66,7 +66,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 
 func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
 	c.cn.routes.pinned.Add(1)
-	pl, err := c.placeOnWriter(ctx, classification{})
+	pl, err := c.placeOnWriter(ctx, noJudgement)
 	if err == nil {
 		err = c.cn.pragmas.sync(pl.conn)
 	}
@@ -87,7 +87,7 @@ func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
 
 func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
 	c.cn.routes.pinned.Add(1)
-	pl, err := c.placeForRead(ctx, classification{})
+	pl, err := c.placeForRead(ctx, noJudgement)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	}
 	pl := t.pl
 	if !t.readOnly {
-		pl = placement{conn: c.writeTarget(), kind: onWriter}
+		pl = placement{conn: c.writeTarget(), kind: onWriter, cls: noJudgement}
 	}
 	var err error
 	if pl.conn == nil {
