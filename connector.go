@@ -253,8 +253,24 @@ func (cn *Connector) openConn(dsn string) (*sqlite3.SQLiteConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return dc.(*sqlite3.SQLiteConn), nil
+	c := dc.(*sqlite3.SQLiteConn)
+	if cn.topo.busyTimeout < minBusyTimeout {
+		// SQLite's own brief locks between the connections of one process (a reader
+		// reading the WAL index as the writer changes it) must not surface as "database is
+		// locked": a busy timeout of 0 would return them at once.
+		q := fmt.Sprintf("PRAGMA busy_timeout = %d", minBusyTimeout.Milliseconds())
+		if _, err := c.ExecContext(context.Background(), q, nil); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
+
+// minBusyTimeout is the least busy timeout the driver's connections have, whatever the DSN
+// says: enough for the microseconds SQLite holds its internal locks, short enough that
+// another process's lock still fails fast.
+const minBusyTimeout = 250 * time.Millisecond
 
 // openWriter opens the writer for w and switches a file database to WAL, unless the DSN
 // chose a journal mode. It reports whether the database is in WAL mode.

@@ -38,9 +38,18 @@ func (k holdKind) String() string {
 type writeWaiter struct {
 	ready   chan struct{} // closed when the waiter is granted the writer or refused
 	kind    holdKind
-	granted bool  // set under writer.mu before ready is closed
-	err     error // set under writer.mu before ready is closed when the queue refuses it
+	since   time.Time // when it joined the queue
+	granted bool      // set under writer.mu before ready is closed
+	err     error     // set under writer.mu before ready is closed when the queue refuses it
 }
+
+// waitTimers holds stopped timers for the write-wait limit: a unit that waits is common
+// under load, and a timer made and dropped each time costs more than the handover itself.
+var waitTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // writer owns the one writer connection and the queue of units of work waiting for it.
 //
@@ -173,21 +182,22 @@ func closedUnderneath(c *physConn) bool {
 // wait queues a waiter and blocks until it is granted the writer or gives up. It is called
 // with w.mu held and returns with it released.
 func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error {
-	wt := &writeWaiter{ready: make(chan struct{}), kind: kind}
+	wt := &writeWaiter{ready: make(chan struct{}), kind: kind, since: start}
 	w.queue = append(w.queue, wt)
 	if w.testHookQueued != nil {
 		w.testHookQueued(len(w.queue))
 	}
 	w.mu.Unlock()
 
-	timer := time.NewTimer(w.limit)
-	defer timer.Stop()
+	timer := waitTimers.Get().(*time.Timer)
+	timer.Reset(w.limit)
+	defer func() {
+		timer.Stop() // since Go 1.23 a stopped timer delivers nothing more
+		waitTimers.Put(timer)
+	}()
 	var cause error
 	select {
 	case <-wt.ready:
-		if wt.err == nil {
-			w.recordWait(time.Since(start))
-		}
 		return wt.err
 	case <-ctx.Done():
 		cause = ctx.Err()
@@ -220,14 +230,6 @@ func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error
 	}
 	w.mu.Unlock()
 	return e
-}
-
-func (w *writer) recordWait(d time.Duration) {
-	w.mu.Lock()
-	w.stats.waits++
-	w.stats.waitTotal += d
-	w.stats.waitMax = max(w.stats.waitMax, d)
-	w.mu.Unlock()
 }
 
 // acquireGate takes the gate exclusively, within what is left of the write-wait limit.
@@ -278,6 +280,10 @@ func (w *writer) releaseQueue() {
 		next.granted = true
 		w.kind, w.since = next.kind, now
 		w.stats.units++
+		waited := now.Sub(next.since)
+		w.stats.waits++
+		w.stats.waitTotal += waited
+		w.stats.waitMax = max(w.stats.waitMax, waited)
 		w.mu.Unlock()
 		close(next.ready)
 		return

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -95,7 +96,7 @@ func (r *recorder) observe(ctx context.Context, kind string, op func(context.Con
 	t.latencies = append(t.latencies, ended.Sub(began))
 	if err != nil {
 		t.errors++
-		r.messages = addMessage(r.messages, errorMessage{text: err.Error(), count: 1})
+		r.messages = addMessage(r.messages, errorMessage{text: errorText(err), count: 1})
 		return false
 	}
 	t.ok++
@@ -190,7 +191,32 @@ func (r *recorder) result(wall, window time.Duration, lost int) runResult {
 // the final state, closing), as an error of the run.
 func (res *runResult) addError(err error) {
 	res.errors++
-	res.messages = addMessage(res.messages, errorMessage{text: err.Error(), count: 1})
+	res.messages = addMessage(res.messages, errorMessage{text: errorText(err), count: 1})
+}
+
+// sqliteCodes name the extended result codes that tell apart why SQLite refused.
+var sqliteCodes = map[sqlite3.ErrNoExtended]string{
+	5:   "SQLITE_BUSY",
+	261: "SQLITE_BUSY_RECOVERY",
+	517: "SQLITE_BUSY_SNAPSHOT",
+	773: "SQLITE_BUSY_TIMEOUT",
+	6:   "SQLITE_LOCKED",
+	262: "SQLITE_LOCKED_SHAREDCACHE",
+	8:   "SQLITE_READONLY",
+}
+
+// errorText returns err's text, followed for an SQLite error by its extended result code,
+// which the text alone does not show.
+func errorText(err error) string {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	code := fmt.Sprint(int(se.ExtendedCode))
+	if name, ok := sqliteCodes[se.ExtendedCode]; ok {
+		code = name + ", " + code
+	}
+	return fmt.Sprintf("%s [extended code %s]", err.Error(), code)
 }
 
 // failedRun is the result of a run that could not be measured because of err.
@@ -242,15 +268,21 @@ type cell struct {
 	runs []runResult
 }
 
-// median returns the median over the measured runs of metric m of kind, and false when no
-// run measured that kind.
-func (c *cell) median(kind string, m metric) (float64, bool) {
+// values returns metric m of kind in every measured run, in the order of the rounds.
+func (c *cell) values(kind string, m metric) []float64 {
 	var xs []float64
 	for _, r := range c.runs {
 		if kr, ok := r.kinds[kind]; ok && !r.failed {
 			xs = append(xs, m.of(kr))
 		}
 	}
+	return xs
+}
+
+// median returns the median over the measured runs of metric m of kind, and false when no
+// run measured that kind.
+func (c *cell) median(kind string, m metric) (float64, bool) {
+	xs := c.values(kind, m)
 	if len(xs) == 0 {
 		return 0, false
 	}

@@ -173,8 +173,12 @@ type store struct {
 	closed         bool
 }
 
+// writeDB returns the pool for writes and transactions: the writer pool in twopool, else the
+// only pool.
 func (s *store) writeDB() *sql.DB { return s.writer }
-func (s *store) readDB() *sql.DB  { return s.reader }
+
+// readDB returns the pool for plain reads: the read-only pool in twopool, else the only pool.
+func (s *store) readDB() *sql.DB { return s.reader }
 
 // open opens the pools of m for the database file at path, each checked with a ping, in
 // order. When one fails, those already open are closed.
