@@ -3,7 +3,9 @@ package sqliteserial
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,5 +148,19 @@ func TestNoGoroutineLeftBehind(t *testing.T) {
 		cancel() // database/sql rolls it back
 		_ = tx
 		require.NoError(t, db.Close())
+	}
+}
+
+// TestBusyTimeoutFloor checks that with _busy_timeout=0 the driver's connections still
+// wait out SQLite's brief in-process locks, and that a larger timeout is kept.
+func TestBusyTimeoutFloor(t *testing.T) {
+	for query, want := range map[string]int64{"_busy_timeout=0": 250, "_busy_timeout=1200": 1200} {
+		var meet atomic.Pointer[rendezvous]
+		meet.Store(newRendezvous(1))
+		db, _ := openConnector(t, &Config{DSN: t.TempDir() + "/b.db?" + query, Driver: probedDriver(&meet)})
+		require.EqualValues(t, want, queryInt(t, db, "PRAGMA busy_timeout"), "the writer")
+		var onReader string
+		require.NoError(t, db.QueryRow("SELECT pragma_value('busy_timeout'), rendezvous()").Scan(&onReader, new(any)))
+		require.Equal(t, fmt.Sprint(want), onReader, "a reader")
 	}
 }
