@@ -589,8 +589,12 @@ func placeAndRun[T any](c *conn, ctx context.Context, cl call, at func(*conn, co
 	return v, pl, nil
 }
 
-// queryAt runs the call at pl and returns rows that give pl back when they close.
-func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (*rows, error) {
+// queryAt runs the call at pl and returns rows that give pl back when they close; a write
+// that settles (see settleWrite) gives pl back before it returns.
+func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
+	if pl.kind == onWriter && pl.cls.settles && c.tx == nil && !c.sqlTx && c.writeRows == 0 && pl.conn.AutoCommit() {
+		return c.settleWrite(ctx, pl, cl)
+	}
 	sctx, cancel := c.cn.statementContext(ctx)
 	r, err := cl.runQuery(sctx, pl.conn)
 	if err != nil {

@@ -175,6 +175,9 @@ type physConn struct {
 	*sqlite3.SQLiteConn
 	// reader is set for readers and the classifier, which stay query-only.
 	reader bool
+	// session is set for a session's own connection once it has applied the settings made
+	// before it opened.
+	session bool
 	// pragmaGen is the generation of broadcast pragma settings the connection applied. Only
 	// the connection's current user touches it.
 	pragmaGen uint64
@@ -313,9 +316,15 @@ func (cn *Connector) openSession() (*physConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := newPhysConn(c, false)
+	if err := cn.pragmas.sync(p); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.session = true
 	cn.sessions.opened.Add(1)
 	cn.sessions.open.Add(1)
-	return newPhysConn(c, false), nil
+	return p, nil
 }
 
 // closeSession closes a session's connection.

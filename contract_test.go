@@ -14,8 +14,10 @@ import (
 )
 
 // TestSameInterfacesAsMattn checks that the driver's connections, statements and rows offer
-// database/sql every optional interface mattn's do, and none that would change its
-// behaviour: what database/sql does depends on which interfaces a driver implements.
+// database/sql every optional interface of the context era that mattn's do, and none that
+// would change its behaviour: what database/sql does depends on which interfaces a driver
+// implements. (mattn's connections also have the legacy driver.Execer and driver.Queryer,
+// which database/sql uses only without ExecerContext and QueryerContext.)
 func TestSameInterfacesAsMattn(t *testing.T) {
 	optional := []reflect.Type{
 		reflect.TypeFor[driver.Pinger](), reflect.TypeFor[driver.ExecerContext](), reflect.TypeFor[driver.QueryerContext](),
@@ -26,11 +28,12 @@ func TestSameInterfacesAsMattn(t *testing.T) {
 		reflect.TypeFor[driver.RowsColumnTypeScanType](), reflect.TypeFor[driver.RowsNextResultSet](),
 	}
 	pairs := map[reflect.Type]reflect.Type{
-		reflect.TypeFor[*conn]():   reflect.TypeFor[*sqlite3.SQLiteConn](),
-		reflect.TypeFor[*stmt]():   reflect.TypeFor[*sqlite3.SQLiteStmt](),
-		reflect.TypeFor[*rows]():   reflect.TypeFor[*sqlite3.SQLiteRows](),
-		reflect.TypeFor[*tx]():     reflect.TypeFor[*sqlite3.SQLiteTx](),
-		reflect.TypeFor[*Driver](): reflect.TypeFor[*sqlite3.SQLiteDriver](),
+		reflect.TypeFor[*conn]():        reflect.TypeFor[*sqlite3.SQLiteConn](),
+		reflect.TypeFor[*stmt]():        reflect.TypeFor[*sqlite3.SQLiteStmt](),
+		reflect.TypeFor[*rows]():        reflect.TypeFor[*sqlite3.SQLiteRows](),
+		reflect.TypeFor[*settledRows](): reflect.TypeFor[*sqlite3.SQLiteRows](),
+		reflect.TypeFor[*tx]():          reflect.TypeFor[*sqlite3.SQLiteTx](),
+		reflect.TypeFor[*Driver]():      reflect.TypeFor[*sqlite3.SQLiteDriver](),
 	}
 	for ours, theirs := range pairs {
 		for _, iface := range optional {

@@ -2,7 +2,9 @@ package sqliteserial
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -153,4 +155,61 @@ func TestReadOnlyDatabase(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, info.ModTime(), after.ModTime())
 	require.Equal(t, info.Size(), after.Size())
+}
+
+// TestStatementsInAWriteTransactionWithoutWAL checks that on a database without WAL the
+// statements of a write transaction, which the classifier has not judged before, run at
+// once: the transaction's own lock keeps the classifier out (memdb refuses readers while
+// a write transaction is open, and BEGIN EXCLUSIVE locks a rollback-journal file), and the
+// classifier must not wait for it. The busy timeout is a minute, so waiting for the lock
+// would turn into a failure of receive's bound, not into a slow pass.
+func TestStatementsInAWriteTransactionWithoutWAL(t *testing.T) {
+	for _, dsn := range []string{
+		":memory:?_busy_timeout=60000&_serial_write_wait=1s",
+		"file?_journal_mode=DELETE&_txlock=exclusive&_busy_timeout=60000&_serial_write_wait=1s",
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			if strings.HasPrefix(dsn, "file") {
+				dsn = t.TempDir() + "/x.db" + strings.TrimPrefix(dsn, "file")
+			}
+			db := openMemory(t, dsn)
+			mustExec(t, db, "CREATE TABLE t(x)")
+			done := make(chan error, 1)
+			go func() {
+				done <- func() error {
+					tx, err := db.Begin()
+					if err != nil {
+						return err
+					}
+					defer tx.Rollback()
+					if _, err := tx.Exec("INSERT INTO t VALUES (1)"); err != nil {
+						return err
+					}
+					var n int
+					if err := tx.QueryRow("SELECT count(*) FROM t WHERE x > 0").Scan(&n); err != nil {
+						return err
+					}
+					if n != 1 {
+						return fmt.Errorf("the transaction sees %d rows of its own, not 1", n)
+					}
+					if err := tx.Commit(); err != nil {
+						return err
+					}
+					c, err := db.Conn(background)
+					if err != nil {
+						return err
+					}
+					defer c.Close()
+					for _, q := range []string{"BEGIN", "INSERT INTO t VALUES (2)", "UPDATE t SET x = x + 10", "COMMIT"} {
+						if _, err := c.ExecContext(background, q); err != nil {
+							return fmt.Errorf("%s: %w", q, err)
+						}
+					}
+					return nil
+				}()
+			}()
+			require.NoError(t, receive(t, done))
+			require.EqualValues(t, 23, queryInt(t, db, "SELECT sum(x) FROM t"))
+		})
+	}
 }

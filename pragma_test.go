@@ -85,7 +85,13 @@ func TestPragmaSettingReachesEveryConnection(t *testing.T) {
 				require.Equal(t, want, got, "on a reader")
 			}
 			require.Equal(t, 4, stats(t, db).ReadersOpen, "two readers were opened after the setting")
-			for _, c := range []queryer{db, before, after} {
+			connections := []queryer{db, before, after}
+			if tc.name == "temp_store" {
+				// Changing temp_store drops a connection's temp objects: a session
+				// connection in use keeps its own (TestTempStoreSettingKeepsOtherSessionsTempTables).
+				connections = []queryer{db, after}
+			}
+			for _, c := range connections {
 				var got string
 				require.NoError(t, c.QueryRowContext(background, strings.Replace(probe, ", rendezvous()", "", 1)).Scan(&got))
 				require.Equal(t, want, got, "on the writer or a session connection")
@@ -149,4 +155,59 @@ func TestPragmaSettingInATransactionStaysThere(t *testing.T) {
 	mustExec(t, tx, "PRAGMA cache_size = -777")
 	require.NoError(t, tx.Commit())
 	require.Zero(t, cn.pragmas.gen.Load())
+}
+
+// TestPragmaSettingWaitsForATransactionToEnd checks a connection that is inside a
+// transaction when a setting is made elsewhere: it catches up after the transaction, not
+// inside it, where SQLite ignores foreign_keys and refuses synchronous.
+func TestPragmaSettingWaitsForATransactionToEnd(t *testing.T) {
+	db, _ := openDB(t, "")
+	mustExec(t, db, "CREATE TABLE p(id INTEGER PRIMARY KEY)", "CREATE TABLE c(pid INTEGER REFERENCES p(id))")
+	session, err := db.Conn(background)
+	require.NoError(t, err)
+	defer session.Close()
+	mustExec(t, session, "CREATE TEMP TABLE mine(x)") // a session connection of its own
+
+	onSession, err := session.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	defer onSession.Rollback()
+	onReader, err := db.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	defer onReader.Rollback()
+	mustExec(t, db, "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL")
+	for _, tx := range []*sql.Tx{onSession, onReader} {
+		require.EqualValues(t, 0, queryInt(t, tx, "SELECT count(*) FROM p"), "a statement inside the transaction runs")
+		require.NoError(t, tx.Commit())
+	}
+
+	require.EqualValues(t, 1, queryInt(t, session, "PRAGMA foreign_keys"), "the session connection caught up after its transaction")
+	require.EqualValues(t, 2, queryInt(t, session, "PRAGMA synchronous"))
+	for _, c := range []execer{db, session} {
+		_, err := c.ExecContext(background, "INSERT INTO c VALUES (42)")
+		var e sqlite3.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, sqlite3.ErrConstraintForeignKey, e.ExtendedCode)
+	}
+}
+
+// TestTempStoreSettingKeepsOtherSessionsTempTables checks that PRAGMA temp_store, which
+// drops a connection's temp objects when it changes, does not reach the session
+// connections already in use: their temp tables stay, as they would with each session on a
+// connection of its own. Connections opened afterwards do get it.
+func TestTempStoreSettingKeepsOtherSessionsTempTables(t *testing.T) {
+	db, _ := openDB(t, "")
+	before, err := db.Conn(background)
+	require.NoError(t, err)
+	defer before.Close()
+	mustExec(t, before, "CREATE TEMP TABLE mine(x)", "INSERT INTO mine VALUES (1)")
+
+	mustExec(t, db, "PRAGMA temp_store = MEMORY")
+	require.EqualValues(t, 1, queryInt(t, before, "SELECT count(*) FROM mine"))
+	require.EqualValues(t, 2, queryInt(t, db, "PRAGMA temp_store"), "the writer has it")
+
+	after, err := db.Conn(background)
+	require.NoError(t, err)
+	defer after.Close()
+	mustExec(t, after, "CREATE TEMP TABLE mine(x)")
+	require.EqualValues(t, 2, queryInt(t, after, "PRAGMA temp_store"), "a session connection opened afterwards has it")
 }

@@ -103,10 +103,14 @@ func (ps *pragmaSettings) record(settings []pragmaSetting) {
 }
 
 // sync applies to p the settings it has not applied yet. A reader skips query_only, which
-// it keeps on. The check costs one atomic load when p is up to date.
+// it keeps on; a session connection skips temp_store once it is in use, since changing
+// temp_store drops the connection's temp objects. A connection inside a transaction is
+// left for later: SQLite ignores some settings there (foreign_keys) and refuses others
+// (synchronous), so it catches up before its first statement after the transaction. The
+// check costs one atomic load when p is up to date.
 func (ps *pragmaSettings) sync(p *physConn) error {
 	gen := ps.gen.Load()
-	if p.pragmaGen == gen {
+	if p.pragmaGen == gen || !p.AutoCommit() {
 		return nil
 	}
 	ps.mu.Lock()
@@ -114,7 +118,7 @@ func (ps *pragmaSettings) sync(p *physConn) error {
 	gen = ps.gen.Load()
 	ps.mu.Unlock()
 	for _, s := range list {
-		if p.reader && s.name == "query_only" {
+		if (p.reader && s.name == "query_only") || (p.session && s.name == "temp_store") {
 			continue
 		}
 		if _, err := p.ExecContext(context.Background(), s.sql, nil); err != nil {

@@ -29,6 +29,9 @@ type readerPool struct {
 	// testHookWaiting, when set by a test, is called under mu each time a caller starts
 	// waiting for a reader.
 	testHookWaiting func()
+	// testHookGaveUp, when set by a test before the pool is used, is called without mu when
+	// a waiting caller's context ended, before it leaves the queue.
+	testHookGaveUp func()
 }
 
 // readerStats are the pool's cumulative counters.
@@ -94,6 +97,9 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		return p.received(c)
 	case <-ctx.Done():
 	}
+	if p.testHookGaveUp != nil {
+		p.testHookGaveUp()
+	}
 	p.mu.Lock()
 	for i, w := range p.waiters {
 		if w == wait {
@@ -103,7 +109,9 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		}
 	}
 	p.mu.Unlock()
-	// A reader (or a slot) was handed over as ctx ended: give it back.
+	// A reader (or a slot) was handed over as ctx ended: give it back to the pool. It was
+	// never used by this caller, so no read ends and no share of the gate is given back
+	// here: get gives back the share it took.
 	if c := <-wait; c == placeholderReader {
 		p.mu.Lock()
 		p.count--
@@ -111,7 +119,7 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
 	} else if c != nil {
-		p.put(c, false, false)
+		p.giveBack(c, false)
 	}
 	return nil, ctx.Err()
 }
@@ -191,6 +199,14 @@ func (p *readerPool) put(c *physConn, broken, suspect bool) {
 	if p.reads != nil {
 		p.reads.end(c.readEpoch)
 	}
+	p.giveBack(c, broken)
+	p.gate.releaseShared()
+}
+
+// giveBack returns a reader handed out by the pool to the pool's own accounting: to the
+// first waiter, to the idle readers, or, when it broke or the pool closed, closed. It does
+// not end a read or release the gate; put, which does, is what a reader's user calls.
+func (p *readerPool) giveBack(c *physConn, broken bool) {
 	p.mu.Lock()
 	p.inUse--
 	switch {
@@ -213,7 +229,6 @@ func (p *readerPool) put(c *physConn, broken, suspect bool) {
 		p.idle = append(p.idle, c)
 		p.mu.Unlock()
 	}
-	p.gate.releaseShared()
 }
 
 // close closes the idle readers and refuses new hand-outs, then waits until deadline for the

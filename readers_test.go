@@ -85,3 +85,51 @@ func TestReaderPoolCloseWakesWaiters(t *testing.T) {
 	_, open, _ := p.snapshot()
 	require.Zero(t, open)
 }
+
+// TestReaderHandedToAWaiterThatGaveUp checks the moment a reader is handed to a caller
+// whose context has just ended: the caller gives the reader back to the pool without ending
+// a read it never began and without releasing a share of the gate it already gave back, so
+// the gate (on a database without WAL) and the read epochs (which checkpoints wait on) stay
+// balanced and the pool keeps working.
+func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
+	for _, dsn := range []string{":memory:", "file"} {
+		t.Run(dsn, func(t *testing.T) {
+			if dsn == "file" {
+				dsn = t.TempDir() + "/h.db"
+			}
+			db, cn := openConnector(t, &Config{DSN: dsn, Readers: 1})
+			mustExec(t, db, "CREATE TABLE t(x)", "INSERT INTO t VALUES (1), (2)")
+			p := cn.readers
+			waiting, gaveUp, proceed := make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
+			p.mu.Lock()
+			p.testHookWaiting = func() { waiting <- struct{}{} }
+			p.testHookGaveUp = func() { gaveUp <- struct{}{}; <-proceed }
+			p.mu.Unlock()
+
+			held, err := p.get(background)
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := getAsync(p, ctx)
+			receive(t, waiting)
+			cancel()
+			receive(t, gaveUp) // the waiter saw its context end and has not left the queue
+			p.put(held, false, false)
+			close(proceed)
+			require.ErrorIs(t, receive(t, done), context.Canceled)
+			p.mu.Lock()
+			p.testHookWaiting, p.testHookGaveUp = nil, nil
+			p.mu.Unlock()
+
+			require.Zero(t, cn.reads.active[0].Load()+cn.reads.active[1].Load(), "no read is under way")
+			_, open, inUse := p.snapshot()
+			require.Equal(t, 1, open)
+			require.Zero(t, inUse)
+			require.True(t, cn.reads.waitForEarlier(farFuture()), "a checkpoint finds no read to wait for")
+			for _, n := range concurrentReads(t, db, 4, "SELECT count(*) FROM t") {
+				require.EqualValues(t, 2, n)
+			}
+			mustExec(t, db, "INSERT INTO t VALUES (3)") // the writer takes the whole gate
+			require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"))
+		})
+	}
+}

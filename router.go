@@ -46,6 +46,10 @@ type classification struct {
 	// empty is set when the string holds no statement for SQLite, only white space and
 	// comments before its end or a NUL byte.
 	empty bool
+	// settles is set for a string that is one INSERT, REPLACE, UPDATE or DELETE (behind WITH
+	// or not): sent through Query outside a transaction, it runs to completion in a
+	// transaction of its own before Query returns (see settleWrite).
+	settles bool
 }
 
 // writerKeywords are the first words of statements that always go to the writer, whatever
@@ -180,11 +184,10 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		return nil, ErrClosed
 	}
 	if r.classifier == nil {
-		c, err := r.open()
+		c, err := r.openClassifier()
 		if err != nil {
 			return nil, err
 		}
-		c.RegisterAuthorizer(r.observe)
 		r.classifier = c
 	}
 	// The classifier's copy of the schema may be older than the database's: SQLite reloads
@@ -226,7 +229,30 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.txControl = cls.txControl || ev.txControl
 		cls.settings = append(cls.settings, ev.settings...)
 	}
+	cls.settles = len(statements) == 1 && cls.dml && !cls.schema && !cls.txControl && !cls.pins
 	return cls, nil
+}
+
+// openClassifier opens the classifier and installs its authorizer. On a database without
+// WAL the classifier never waits for a lock: the unit of work that holds the writer may
+// hold one that keeps every reader out (memdb refuses readers while a write transaction is
+// open; a rollback journal does once the writer's lock is EXCLUSIVE), and that unit's own
+// statements are what the classifier is asked about then. Failing at once, such a statement
+// is judged unknown and goes to the writer, where the unit runs it anyway; the gate keeps
+// the classifier apart from the writer at every other time.
+func (r *router) openClassifier() (*physConn, error) {
+	c, err := r.open()
+	if err != nil {
+		return nil, err
+	}
+	if r.gate != nil {
+		if _, err := c.ExecContext(context.Background(), "PRAGMA busy_timeout = 0", nil); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	c.RegisterAuthorizer(r.observe)
+	return c, nil
 }
 
 // prepare prepares one statement on the classifier, with the authorizer reporting to ev.

@@ -3,6 +3,7 @@ package sqliteserial
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -21,41 +22,102 @@ func starvationDB(t testing.TB, query string) *sql.DB {
 	return db
 }
 
-// busy runs work in n goroutines until the returned function is called.
-func busy(n int, work func(ctx context.Context)) (stop func()) {
+// busyOutcome is what the calls of busy work came to.
+type busyOutcome struct {
+	succeeded int64   // calls that returned no error
+	failed    int64   // calls that failed otherwise than by being stopped
+	errs      []error // the first few of those errors
+}
+
+// busy runs work in n goroutines, each calling it again as soon as it returns, until stop
+// is called or the test ends. The channel first is closed when a call first ends otherwise
+// than by being stopped: at the first success, or at a failure, which stop then reports. stop
+// cancels the context the calls run with, waits for the goroutines and returns what the
+// calls came to: an error that is the cancellation of a call under way when stop was
+// called is not counted, every other error is.
+func busy(tb testing.TB, n int, work func(ctx context.Context) error) (first <-chan struct{}, stop func() busyOutcome) {
 	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	var once, stopOnce sync.Once
+	var mu sync.Mutex
+	var out busyOutcome
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				work(ctx)
+				err := work(ctx)
+				mu.Lock()
+				switch {
+				case err == nil:
+					out.succeeded++
+				case ctx.Err() != nil && errors.Is(err, context.Canceled):
+					// the call was under way when stop cancelled it
+					mu.Unlock()
+					continue
+				default:
+					out.failed++
+					if len(out.errs) < 5 {
+						out.errs = append(out.errs, err)
+					}
+				}
+				mu.Unlock()
+				once.Do(func() { close(ended) })
 			}
 		})
 	}
-	return func() { cancel(); wg.Wait() }
+	stop = func() busyOutcome {
+		stopOnce.Do(func() { cancel(); wg.Wait() })
+		mu.Lock()
+		defer mu.Unlock()
+		return out
+	}
+	tb.Cleanup(func() { stop() }) // also when the test fails before calling stop
+	return ended, stop
 }
 
 // TestWritesProgressUnderBusyReaders checks that 16 readers that never stop do not keep
 // writes from completing within the write-wait limit, and that constant writes do not
-// keep reads from completing.
+// keep reads from completing; the busy readers and writers themselves progress too, and
+// none of their calls fails but by being stopped. Each phase waits, halfway through, for a
+// first busy call to end, so that the busy calls are shown to progress while the phase goes
+// on, without measuring time.
 func TestWritesProgressUnderBusyReaders(t *testing.T) {
 	db := starvationDB(t, "_serial_write_wait=5s&_serial_readers=16")
-	stop := busy(16, func(ctx context.Context) {
+	read, stopReads := busy(t, 16, func(ctx context.Context) error {
 		var n int
-		_ = db.QueryRowContext(ctx, starvationRead).Scan(&n)
+		return db.QueryRowContext(ctx, starvationRead).Scan(&n)
 	})
 	for i := range 100 {
+		if i == 50 {
+			receive(t, read)
+		}
 		_, err := db.Exec("INSERT INTO w VALUES (?)", i+1)
 		require.NoError(t, err)
 	}
-	stop()
+	reads := stopReads()
+	require.Zero(t, reads.failed, "busy reads fail only by being stopped: %v", reads.errs)
+	require.Positive(t, reads.succeeded, "busy reads progress while writes go on")
 
-	stop = busy(2, func(ctx context.Context) { _, _ = db.ExecContext(ctx, "INSERT INTO w VALUES (0)") })
-	for range 100 {
-		queryInt(t, db, starvationRead)
+	wrote, stopWrites := busy(t, 2, func(ctx context.Context) error {
+		_, err := db.ExecContext(ctx, "INSERT INTO w VALUES (0)")
+		return err
+	})
+	for i := range 100 {
+		if i == 50 {
+			receive(t, wrote)
+		}
+		// The deadline only turns a read that never ends into a failure.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var n int
+		err := db.QueryRowContext(ctx, starvationRead).Scan(&n)
+		cancel()
+		require.NoError(t, err, "read %d under constant writes", i)
 	}
-	stop()
+	writes := stopWrites()
+	require.Zero(t, writes.failed, "busy writes fail only by being stopped: %v", writes.errs)
+	require.Positive(t, writes.succeeded, "busy writes progress while reads go on")
 	require.EqualValues(t, 100, queryInt(t, db, "SELECT count(*) FROM w WHERE v > 0"))
+	t.Logf("%d busy reads beside the writes, %d busy writes beside the reads", reads.succeeded, writes.succeeded)
 }
 
 // percentiles returns the p50 and p99 of samples.
@@ -88,11 +150,11 @@ func BenchmarkStarvation(b *testing.B) {
 		writeIdle = append(writeIdle, timed(b, 50, write)...)
 		readIdle = append(readIdle, timed(b, 50, read)...)
 
-		stop := busy(16, func(ctx context.Context) { var n int; _ = db.QueryRowContext(ctx, starvationRead).Scan(&n) })
+		_, stop := busy(b, 16, func(ctx context.Context) error { var n int; return db.QueryRowContext(ctx, starvationRead).Scan(&n) })
 		writeBusy = append(writeBusy, timed(b, 50, write)...)
 		stop()
 
-		stop = busy(2, func(ctx context.Context) { _, _ = db.ExecContext(ctx, "INSERT INTO w VALUES (2)") })
+		_, stop = busy(b, 2, func(ctx context.Context) error { _, err := db.ExecContext(ctx, "INSERT INTO w VALUES (2)"); return err })
 		readBusy = append(readBusy, timed(b, 50, read)...)
 		stop()
 	}

@@ -59,9 +59,37 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		return nil, fmt.Errorf("sqliteserial: a transaction is already open on this connection")
 	}
 	if opts.ReadOnly || c.cn.writer == nil {
+		if err := c.heldForRead(); err != nil {
+			return nil, err
+		}
 		return c.beginRead(ctx)
 	}
 	return c.beginWrite(ctx)
+}
+
+// heldForRead returns why a read-only transaction cannot begin on a session that holds the
+// writer's turn, or nil. Inside a transaction begun in SQL it is SQLite's own error for a
+// BEGIN there, as on one connection. With rows of a write still open and no WAL, a reader
+// would wait for the session itself; with WAL the transaction runs on a reader as usual.
+func (c *conn) heldForRead() error {
+	switch {
+	case !c.holding:
+		return nil
+	case c.sqlTx:
+		p := c.writeTarget()
+		if p == nil {
+			return errWriterBroke
+		}
+		if _, err := p.ExecContext(context.Background(), "BEGIN", nil); err != nil {
+			return err
+		}
+		_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+		return fmt.Errorf("sqliteserial: the connection's transaction begun in SQL had ended")
+	case c.cn.gate != nil:
+		return fmt.Errorf("sqliteserial: a read-only transaction cannot begin while rows that hold the writer are open " +
+			"on this connection of a database without WAL; close them first")
+	}
+	return nil
 }
 
 func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {

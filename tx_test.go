@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"testing"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
@@ -183,4 +184,39 @@ func TestSessionResetterAndValidator(t *testing.T) {
 	require.False(t, c.IsValid())
 	require.ErrorIs(t, c.ResetSession(background), driver.ErrBadConn)
 	require.NoError(t, c.Close())
+}
+
+// TestReadOnlyTransactionInsideATransactionBegunInSQL checks BeginTx with ReadOnly on a
+// session that began a transaction in SQL: it fails with SQLite's own error, as on one
+// plain mattn connection, instead of waiting for the session's own hold of the writer (no
+// WAL) or reading a snapshot that misses the session's writes (WAL).
+func TestReadOnlyTransactionInsideATransactionBegunInSQL(t *testing.T) {
+	plain, err := sql.Open("sqlite3", t.TempDir()+"/plain.db")
+	require.NoError(t, err)
+	defer plain.Close()
+	pc, err := plain.Conn(background)
+	require.NoError(t, err)
+	defer pc.Close()
+	mustExec(t, pc, "BEGIN")
+	_, want := pc.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+	require.Error(t, want)
+	mustExec(t, pc, "ROLLBACK")
+
+	for _, dsn := range []string{":memory:", t.TempDir() + "/w.db"} {
+		db := openMemory(t, dsn)
+		mustExec(t, db, "CREATE TABLE t(x)")
+		c, err := db.Conn(background)
+		require.NoError(t, err)
+		mustExec(t, c, "BEGIN", "INSERT INTO t VALUES (1)")
+		ctx, cancel := context.WithTimeout(background, 30*time.Second) // only turns a hang into a failure
+		_, err = c.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		cancel()
+		var e sqlite3.Error
+		require.ErrorAs(t, err, &e, dsn)
+		require.Equal(t, want.Error(), err.Error(), dsn)
+		require.EqualValues(t, 1, queryInt(t, c, "SELECT count(*) FROM t"), "the transaction begun in SQL goes on")
+		mustExec(t, c, "COMMIT")
+		require.NoError(t, c.Close())
+		require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"))
+	}
 }

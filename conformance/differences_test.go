@@ -3,7 +3,9 @@ package conformance
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -25,15 +27,40 @@ func TestDifferenceFileIsSwitchedToWAL(t *testing.T) {
 	require.Equal(t, "truncate", serial, "a journal mode the DSN chooses is kept")
 }
 
+// TestDifferenceIsolationLevelsAreRefused shows that every isolation level sqlite-serial
+// cannot honour is refused with an *IsolationLevelError naming it, where mattn accepts and
+// ignores every level, and that the levels it honours are accepted.
 func TestDifferenceIsolationLevelsAreRefused(t *testing.T) {
-	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	tx, err := openTarget(t, "sqlite3").BeginTx(context.Background(), opts)
-	require.NoError(t, err, "mattn ignores the level")
-	require.NoError(t, tx.Rollback())
+	var refused []sql.TxOptions
+	for _, level := range []sql.IsolationLevel{sql.LevelReadUncommitted, sql.LevelReadCommitted,
+		sql.LevelWriteCommitted, sql.LevelRepeatableRead, sql.LevelLinearizable} {
+		refused = append(refused, sql.TxOptions{Isolation: level}, sql.TxOptions{Isolation: level, ReadOnly: true})
+	}
+	refused = append(refused, sql.TxOptions{Isolation: sql.LevelSnapshot}) // a snapshot that writes
+	accepted := []sql.TxOptions{{}, {Isolation: sql.LevelSerializable}, {ReadOnly: true},
+		{Isolation: sql.LevelSnapshot, ReadOnly: true}, {Isolation: sql.LevelSerializable, ReadOnly: true}}
 
-	_, err = openTarget(t, "sqlite-serial").BeginTx(context.Background(), opts)
-	var e *sqliteserial.IsolationLevelError
-	require.ErrorAs(t, err, &e)
+	ctx := context.Background()
+	plain := openTarget(t, "sqlite3")
+	for _, opts := range append(refused, accepted...) {
+		tx, err := plain.BeginTx(ctx, &opts)
+		require.NoError(t, err, "mattn ignores %v (read-only %v)", opts.Isolation, opts.ReadOnly)
+		require.NoError(t, tx.Rollback())
+	}
+
+	serial := openTarget(t, "sqlite-serial")
+	for _, opts := range refused {
+		_, err := serial.BeginTx(ctx, &opts)
+		var e *sqliteserial.IsolationLevelError
+		require.ErrorAs(t, err, &e, "%v (read-only %v)", opts.Isolation, opts.ReadOnly)
+		require.Equal(t, opts.Isolation, e.Level)
+		require.Equal(t, opts.ReadOnly, e.ReadOnly)
+	}
+	for _, opts := range accepted {
+		tx, err := serial.BeginTx(ctx, &opts)
+		require.NoError(t, err, "%v (read-only %v)", opts.Isolation, opts.ReadOnly)
+		require.NoError(t, tx.Rollback())
+	}
 }
 
 func TestDifferenceReadOnlyIsHonoured(t *testing.T) {
@@ -75,27 +102,202 @@ func TestDifferenceSharedCacheMemoryIsPrivate(t *testing.T) {
 	}
 }
 
+// outside opens the database file at path through plain mattn/go-sqlite3, as another
+// process would, with no busy timeout: a lock held on the file fails at once with
+// SQLITE_BUSY.
+func outside(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path+"?_busy_timeout=0")
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	return db
+}
+
+// requireBusy requires err to be SQLite's SQLITE_BUSY.
+func requireBusy(t *testing.T, err error, msgAndArgs ...any) {
+	t.Helper()
+	var e sqlite3.Error
+	require.ErrorAs(t, err, &e, msgAndArgs...)
+	require.Equal(t, sqlite3.ErrBusy, e.Code, msgAndArgs...)
+}
+
+// TestDifferenceTransactionsBeginImmediate shows that a transaction of sqlite-serial holds
+// the write lock from db.Begin() on, before its first statement, whatever _txlock says
+// (deferred included), where mattn's deferred BEGIN takes no lock until the transaction
+// writes. mattn with _txlock=immediate shows that the check sees the lock.
 func TestDifferenceTransactionsBeginImmediate(t *testing.T) {
-	for driver, locks := range map[string]bool{"sqlite3": false, "sqlite-serial": true} {
+	for _, c := range []struct {
+		driver, txlock string
+		locks          bool
+	}{
+		{"sqlite3", "", false},
+		{"sqlite3", "_txlock=deferred", false},
+		{"sqlite3", "_txlock=immediate", true},
+		{"sqlite-serial", "", true},
+		{"sqlite-serial", "_txlock=deferred", true},
+		{"sqlite-serial", "_txlock=immediate", true},
+	} {
+		name := c.driver + "?" + c.txlock
 		path := filepath.Join(t.TempDir(), "i.db")
-		db, err := sql.Open(driver, path+"?_journal_mode=WAL")
+		db, err := sql.Open(c.driver, path+"?_journal_mode=WAL&"+c.txlock)
 		require.NoError(t, err)
 		_, err = db.Exec("CREATE TABLE t(v)")
 		require.NoError(t, err)
 		tx, err := db.Begin()
 		require.NoError(t, err)
-		outside, err := sql.Open("sqlite3", path+"?_busy_timeout=0")
-		require.NoError(t, err)
-		_, err = outside.Exec("INSERT INTO t VALUES (1)")
-		if locks {
-			var e sqlite3.Error
-			require.ErrorAs(t, err, &e, driver)
-			require.Equal(t, sqlite3.ErrBusy, e.Code, "BEGIN IMMEDIATE holds the write lock")
+		_, err = outside(t, path).Exec("INSERT INTO t VALUES (1)")
+		if c.locks {
+			requireBusy(t, err, "%s: BEGIN IMMEDIATE holds the write lock", name)
 		} else {
-			require.NoError(t, err, "a deferred BEGIN takes no lock until it writes")
+			require.NoError(t, err, "%s: a deferred BEGIN takes no lock until it writes", name)
 		}
 		require.NoError(t, tx.Rollback())
-		require.NoError(t, outside.Close())
+		require.NoError(t, db.Close())
+	}
+}
+
+// TestDifferenceExclusiveTransactionsAreHonoured shows that _txlock=exclusive gives BEGIN
+// EXCLUSIVE through sqlite-serial, as through mattn. With a rollback journal, EXCLUSIVE takes
+// the file's exclusive lock at BEGIN, so another connection can no longer even read, before
+// the transaction's first write as after it; the default BEGIN IMMEDIATE takes only the
+// reserved lock, which lets others read the last committed state until COMMIT.
+func TestDifferenceExclusiveTransactionsAreHonoured(t *testing.T) {
+	for _, c := range []struct {
+		driver, txlock string
+		exclusive      bool
+	}{
+		{"sqlite3", "_txlock=immediate", false},
+		{"sqlite3", "_txlock=exclusive", true},
+		{"sqlite-serial", "", false},
+		{"sqlite-serial", "_txlock=exclusive", true},
+	} {
+		name := c.driver + "?" + c.txlock
+		path := filepath.Join(t.TempDir(), "x.db")
+		db, err := sql.Open(c.driver, path+"?_journal_mode=DELETE&"+c.txlock)
+		require.NoError(t, err)
+		_, err = db.Exec("CREATE TABLE t(v); INSERT INTO t VALUES (1)")
+		require.NoError(t, err)
+		other := outside(t, path)
+		readOutside := func(when string) {
+			var n int
+			err := other.QueryRow("SELECT count(*) FROM t").Scan(&n)
+			if c.exclusive {
+				requireBusy(t, err, "%s: EXCLUSIVE keeps readers out %s", name, when)
+			} else {
+				require.NoError(t, err, "%s: IMMEDIATE lets others read %s", name, when)
+				require.Equal(t, 1, n, "%s: the last committed state", name)
+			}
+		}
+
+		tx, err := db.Begin()
+		require.NoError(t, err)
+		readOutside("before the first write")
+		_, err = tx.Exec("INSERT INTO t VALUES (2)")
+		require.NoError(t, err)
+		readOutside("after the first write")
+		_, err = other.Exec("INSERT INTO t VALUES (3)")
+		requireBusy(t, err, "%s: no one else writes either way", name)
+		require.NoError(t, tx.Commit())
+
+		var n int
+		require.NoError(t, other.QueryRow("SELECT count(*) FROM t").Scan(&n), name)
+		require.Equal(t, 2, n, name)
+		require.NoError(t, db.Close())
+	}
+}
+
+// TestDifferenceFileStaysInWALAfterClose shows that the switch to WAL outlives the *sql.DB:
+// WAL is a property of the file, which plain mattn then opens in WAL too.
+func TestDifferenceFileStaysInWALAfterClose(t *testing.T) {
+	for driver, want := range map[string]string{"sqlite3": "delete", "sqlite-serial": "wal"} {
+		path := filepath.Join(t.TempDir(), "w.db")
+		db, err := sql.Open(driver, path)
+		require.NoError(t, err)
+		_, err = db.Exec("CREATE TABLE t(v)")
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
+
+		again, err := sql.Open("sqlite3", path)
+		require.NoError(t, err)
+		var mode string
+		require.NoError(t, again.QueryRow("PRAGMA journal_mode").Scan(&mode))
+		require.Equal(t, want, mode, driver)
+		require.NoError(t, again.Close())
+	}
+}
+
+// TestDifferenceReadsWaitForTheWriterWithoutWAL shows that on a database without WAL a read
+// through the *sql.DB waits while another goroutine's write transaction is open, and then
+// sees what it committed, where mattn's read returns at once with the last committed state.
+//
+// The read is known to have started once the driver's Stats count it as routed to a reader
+// (its route was judged beforehand, so nothing but the reader is left to take); from then
+// until Commit it must not return. Nothing here waits on time.
+func TestDifferenceReadsWaitForTheWriterWithoutWAL(t *testing.T) {
+	const count = "SELECT count(*) FROM t"
+	type result struct {
+		n   int
+		err error
+	}
+	for driver, waits := range map[string]bool{"sqlite3": false, "sqlite-serial": true} {
+		dsn := filepath.Join(t.TempDir(), "d.db") + "?_journal_mode=DELETE"
+		var db *sql.DB
+		var routed func() uint64 // reads the driver routed to a reader so far
+		if waits {
+			cn, err := sqliteserial.NewConnector(&sqliteserial.Config{DSN: dsn})
+			require.NoError(t, err)
+			db = sql.OpenDB(cn)
+			routed = func() uint64 { return cn.Stats().ReadRoutes }
+		} else {
+			var err error
+			db, err = sql.Open(driver, dsn)
+			require.NoError(t, err)
+		}
+		_, err := db.Exec("CREATE TABLE t(v)")
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, db.QueryRow(count).Scan(&n))
+
+		tx, err := db.Begin()
+		require.NoError(t, err)
+		_, err = tx.Exec("INSERT INTO t VALUES (1)")
+		require.NoError(t, err)
+		var before uint64
+		if waits {
+			before = routed()
+		}
+		read := make(chan result, 1)
+		go func() {
+			var r result
+			r.err = db.QueryRow(count).Scan(&r.n)
+			read <- r
+		}()
+
+		if !waits {
+			r := <-read
+			require.NoError(t, r.err, driver)
+			require.Equal(t, 0, r.n, "%s: the read returned before Commit, with the last committed state", driver)
+			require.NoError(t, tx.Commit())
+			require.NoError(t, db.Close())
+			continue
+		}
+		for routed() == before {
+			select {
+			case r := <-read:
+				t.Fatalf("%s: the read returned while the transaction was open: %+v", driver, r)
+			default:
+				runtime.Gosched()
+			}
+		}
+		select {
+		case r := <-read:
+			t.Fatalf("%s: the read returned while the transaction was open: %+v", driver, r)
+		default:
+		}
+		require.NoError(t, tx.Commit())
+		r := <-read
+		require.NoError(t, r.err, driver)
+		require.Equal(t, 1, r.n, "%s: the read waited for Commit and sees its row", driver)
 		require.NoError(t, db.Close())
 	}
 }
@@ -141,9 +343,14 @@ func TestDifferenceTotalChangesCountsEverySessionOnTheWriter(t *testing.T) {
 	}
 }
 
+// TestDifferenceRawHandsTheDriversConnection shows that sql.Conn.Raw through sqlite-serial
+// hands the driver's own connection, not mattn's, and that WithWriter, the documented way to
+// mattn's connection, hands a working *sqlite3.SQLiteConn: the backup API copies the
+// database through it into a file that plain mattn then reads.
 func TestDifferenceRawHandsTheDriversConnection(t *testing.T) {
+	ctx := context.Background()
 	for driver, isMattn := range map[string]bool{"sqlite3": true, "sqlite-serial": false} {
-		c, err := openTarget(t, driver).Conn(context.Background())
+		c, err := openTarget(t, driver).Conn(ctx)
 		require.NoError(t, err)
 		require.NoError(t, c.Raw(func(dc any) error {
 			_, ok := dc.(*sqlite3.SQLiteConn)
@@ -152,4 +359,37 @@ func TestDifferenceRawHandsTheDriversConnection(t *testing.T) {
 		}))
 		require.NoError(t, c.Close())
 	}
+
+	db := openTarget(t, "sqlite-serial")
+	_, err := db.Exec("CREATE TABLE t(v); INSERT INTO t VALUES ('a'), ('b'), ('c')")
+	require.NoError(t, err)
+	backupPath := filepath.Join(t.TempDir(), "backup.db")
+	dest, err := sql.Open("sqlite3", backupPath)
+	require.NoError(t, err)
+	destConn, err := dest.Conn(ctx)
+	require.NoError(t, err)
+	err = sqliteserial.WithWriter(ctx, db, func(src *sqlite3.SQLiteConn) error {
+		return destConn.Raw(func(dc any) error {
+			b, err := dc.(*sqlite3.SQLiteConn).Backup("main", src, "main")
+			if err != nil {
+				return err
+			}
+			done, err := b.Step(-1)
+			if finishErr := b.Finish(); err == nil {
+				err = finishErr
+			}
+			if err == nil && !done {
+				err = errors.New("the backup did not finish in one step")
+			}
+			return err
+		})
+	})
+	require.NoError(t, err)
+	require.NoError(t, destConn.Close())
+	require.NoError(t, dest.Close())
+
+	back, err := sql.Open("sqlite3", backupPath)
+	require.NoError(t, err)
+	defer back.Close()
+	require.Equal(t, []string{"v", `string("a")`, `string("b")`, `string("c")`}, queryAll(back, "SELECT v FROM t ORDER BY v"))
 }

@@ -1,11 +1,14 @@
 package conformance
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 
+	sqliteserial "github.com/sqlite-serial/sqlite-serial"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
 	"gorm.io/driver/sqlite"
@@ -133,4 +136,74 @@ func TestGormConcurrentCreates(t *testing.T) {
 	var count int64
 	require.NoError(t, db.Model(&User{}).Count(&count).Error)
 	require.Equal(t, int64(320), count)
+}
+
+// recordingPool is a gorm.ConnPool that records each statement sent through it, with the
+// method that sent it.
+type recordingPool struct {
+	gorm.ConnPool
+	calls *[]string
+}
+
+func (p recordingPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	*p.calls = append(*p.calls, "Prepare: "+query)
+	return p.ConnPool.PrepareContext(ctx, query)
+}
+
+func (p recordingPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	*p.calls = append(*p.calls, "Exec: "+query)
+	return p.ConnPool.ExecContext(ctx, query, args...)
+}
+
+func (p recordingPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	*p.calls = append(*p.calls, "Query: "+query)
+	return p.ConnPool.QueryContext(ctx, query, args...)
+}
+
+func (p recordingPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	*p.calls = append(*p.calls, "QueryRow: "+query)
+	return p.ConnPool.QueryRowContext(ctx, query, args...)
+}
+
+// TestGormCreateSendsReturningThroughQuery shows that gorm's Create, outside a transaction,
+// sends INSERT ... RETURNING through QueryContext, that sqlite-serial routes that query
+// straight to the writer (not to a reader that would refuse it), and that the row is
+// stored: a separate plain mattn connection reads it back.
+func TestGormCreateSendsReturningThroughQuery(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gorm-returning.db")
+	db := openGorm(t, path)
+	var calls []string
+	var kept gorm.ConnPool
+	require.NoError(t, db.Callback().Create().Before("gorm:create").Register("conformance:record", func(tx *gorm.DB) {
+		kept = tx.Statement.ConnPool
+		tx.Statement.ConnPool = recordingPool{ConnPool: kept, calls: &calls}
+	}))
+	require.NoError(t, db.Callback().Create().After("gorm:create").Register("conformance:unrecord", func(tx *gorm.DB) {
+		tx.Statement.ConnPool = kept
+	}))
+	sqlDB, err := db.DB()
+	require.NoError(t, err)
+	before, err := sqliteserial.StatsOf(sqlDB)
+	require.NoError(t, err)
+
+	user := User{Name: "returning", Age: 7}
+	require.NoError(t, db.Session(&gorm.Session{SkipDefaultTransaction: true}).Create(&user).Error)
+	require.Len(t, calls, 1)
+	require.Regexp(t, "^Query: INSERT INTO `users` .* RETURNING `id`$", calls[0])
+	require.NotZero(t, user.ID, "the id came back from RETURNING")
+
+	after, err := sqliteserial.StatsOf(sqlDB)
+	require.NoError(t, err)
+	require.Equal(t, before.WriteRoutes+1, after.WriteRoutes, "the query was routed to the writer")
+	require.Equal(t, before.ReadRoutes, after.ReadRoutes)
+	require.Equal(t, before.RetriedRoutes, after.RetriedRoutes, "no reader refused it first")
+
+	plain, err := sql.Open("sqlite3", path)
+	require.NoError(t, err)
+	defer plain.Close()
+	var name string
+	var age int
+	require.NoError(t, plain.QueryRow("SELECT name, age FROM users WHERE id = ?", user.ID).Scan(&name, &age))
+	require.Equal(t, "returning", name)
+	require.Equal(t, 7, age)
 }

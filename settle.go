@@ -1,0 +1,126 @@
+package sqliteserial
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"reflect"
+	"slices"
+)
+
+// A write sent through Query, as ORMs and generated code send INSERT ... RETURNING, is
+// settled before Query returns. mattn/go-sqlite3 runs such a statement's first step inside
+// Query, but SQLite commits an autocommit statement only when it is reset or has returned
+// its last row; a context that ends in between makes mattn report the context's error for
+// a write that SQLite then commits. So outside a transaction the driver runs the statement
+// inside one of its own, reads all its rows and commits, all before Query returns: when
+// Query fails, the write is not applied; when it succeeds, the write is committed, and the
+// writer is free again while the caller reads the rows.
+
+var (
+	_ driver.Rows                           = (*settledRows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*settledRows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*settledRows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*settledRows)(nil)
+)
+
+// settleWrite runs the call, a write that settles (classification.settles), at pl, which
+// holds the writer's turn outside any transaction, and gives pl back. It returns the
+// statement's rows, read in full, once the write is committed; on any error the write is
+// rolled back.
+func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
+	p := pl.conn
+	if _, err := p.ExecContext(context.Background(), c.cn.topo.begin, nil); err != nil {
+		return nil, err
+	}
+	sctx, cancel := c.cn.statementContext(ctx)
+	out, err := c.readSettled(sctx, p, cl)
+	cancel()
+	err = c.cn.statementError(ctx, sctx, err)
+	if err == nil {
+		_, err = p.ExecContext(context.Background(), "COMMIT", nil)
+	}
+	if err != nil {
+		if !p.AutoCommit() {
+			_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+		}
+		return nil, err
+	}
+	c.settleChanges(pl, nil, false)
+	c.finish(pl, nil)
+	return out, nil
+}
+
+// readSettled runs the call on p under sctx and reads every row of it, with the column
+// metadata mattn's rows report.
+func (c *conn) readSettled(sctx context.Context, p *physConn, cl call) (*settledRows, error) {
+	r, err := cl.runQuery(sctx, p)
+	if err != nil {
+		return nil, err
+	}
+	columns := r.Columns()
+	out := &settledRows{
+		columns:   columns,
+		dbTypes:   make([]string, len(columns)),
+		scanTypes: make([]reflect.Type, len(columns)),
+	}
+	for i := range columns {
+		out.dbTypes[i] = r.ColumnTypeDatabaseTypeName(i)
+		out.scanTypes[i] = r.ColumnTypeScanType(i)
+	}
+	dest := make([]driver.Value, len(columns))
+	for {
+		err = r.Next(dest)
+		if err != nil {
+			break
+		}
+		out.values = append(out.values, slices.Clone(dest))
+	}
+	if cerr := r.Close(); err == io.EOF {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// settledRows are the rows of a settled write, read in full: they hold no connection.
+type settledRows struct {
+	columns   []string
+	dbTypes   []string
+	scanTypes []reflect.Type
+	values    [][]driver.Value
+	next      int
+}
+
+// Columns implements driver.Rows.
+func (r *settledRows) Columns() []string { return r.columns }
+
+// Next implements driver.Rows.
+func (r *settledRows) Next(dest []driver.Value) error {
+	if r.next >= len(r.values) {
+		return io.EOF
+	}
+	copy(dest, r.values[r.next])
+	r.values[r.next] = nil
+	r.next++
+	return nil
+}
+
+// Close implements driver.Rows.
+func (r *settledRows) Close() error {
+	r.values, r.next = nil, 0
+	return nil
+}
+
+// ColumnTypeDatabaseTypeName implements driver.RowsColumnTypeDatabaseTypeName, as
+// mattn's rows do: the column's declared type.
+func (r *settledRows) ColumnTypeDatabaseTypeName(i int) string { return r.dbTypes[i] }
+
+// ColumnTypeNullable implements driver.RowsColumnTypeNullable, as mattn's rows do: every
+// column may be NULL.
+func (r *settledRows) ColumnTypeNullable(int) (nullable, ok bool) { return true, true }
+
+// ColumnTypeScanType implements driver.RowsColumnTypeScanType, as mattn's rows do.
+func (r *settledRows) ColumnTypeScanType(i int) reflect.Type { return r.scanTypes[i] }
