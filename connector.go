@@ -185,9 +185,11 @@ type physConn struct {
 	readEpoch uint64
 	closed    atomic.Bool
 
-	// statements are the session statements prepared on the connection.
+	// statements are the session statements prepared on the connection; dropped are those
+	// closed since the connection's user last prepared one, which that user finalizes.
 	preparedMu sync.Mutex
 	statements map[*stmt]*sqlite3.SQLiteStmt
+	dropped    []*sqlite3.SQLiteStmt
 }
 
 // openPhysical counts the physical connections open in the process, for leak checks.
@@ -198,7 +200,8 @@ func newPhysConn(c *sqlite3.SQLiteConn, reader bool) *physConn {
 	return &physConn{SQLiteConn: c, reader: reader}
 }
 
-// Close closes the connection, once, finalizing the statements prepared on it first.
+// Close closes the connection, once, finalizing the statements prepared on it first. Only
+// the connection's user, or the last one, closes it.
 func (p *physConn) Close() error {
 	if !p.closed.CompareAndSwap(false, true) {
 		return nil
@@ -207,7 +210,11 @@ func (p *physConn) Close() error {
 	for s, h := range p.statements {
 		h.Close()
 		delete(p.statements, s)
+		s.mu.Lock()
+		delete(s.used, p)
+		s.mu.Unlock()
 	}
+	p.finalizeDroppedLocked()
 	p.preparedMu.Unlock()
 	openPhysical.Add(-1)
 	return p.SQLiteConn.Close()
@@ -221,6 +228,7 @@ func (p *physConn) prepared(s *stmt) (*sqlite3.SQLiteStmt, error) {
 	if h := p.statements[s]; h != nil {
 		return h, nil
 	}
+	p.finalizeDroppedLocked()
 	ds, err := p.PrepareContext(context.Background(), s.query)
 	if err != nil {
 		return nil, err
@@ -239,15 +247,30 @@ func (p *physConn) prepared(s *stmt) (*sqlite3.SQLiteStmt, error) {
 	return h, nil
 }
 
-// dropPrepared finalizes s on p. It may run while another session uses p: SQLite
-// serializes the calls, and s is not running there.
+// dropPrepared forgets s on p. It may run while another session uses p, so the statement
+// is not finalized here: finalizing it would wait for that session's statement to finish a
+// step (SQLite serializes the two), and with _mutex=no it would be unsafe. The connection's
+// next user that prepares a statement, or its Close, finalizes it.
 func (p *physConn) dropPrepared(s *stmt) {
 	p.preparedMu.Lock()
 	defer p.preparedMu.Unlock()
 	if h := p.statements[s]; h != nil {
-		h.Close()
 		delete(p.statements, s)
+		if p.closed.Load() {
+			return
+		}
+		p.dropped = append(p.dropped, h)
 	}
+}
+
+// finalizeDroppedLocked finalizes the statements dropPrepared forgot. It is called with
+// preparedMu held, by the connection's user.
+func (p *physConn) finalizeDroppedLocked() {
+	for i, h := range p.dropped {
+		h.Close()
+		p.dropped[i] = nil
+	}
+	p.dropped = p.dropped[:0]
 }
 
 // openConn opens a physical connection with the connector's mattn driver.

@@ -11,7 +11,9 @@
 // Each *sql.DB owns one writer connection and a pool of reader connections to the same
 // database. The writer opens first, with mattn's busy timeout, and switches a database file
 // to WAL. Readers open as reads need them, up to _serial_readers, and cannot write: they
-// are query-only, and opened with mode=ro when the DSN is a file: URI.
+// are query-only, and opened with mode=ro when the DSN is a file: URI. A read that has
+// waited 100ms with every reader in use gets one beyond the limit, so that reads nested in
+// loops over rows cannot wait for each other forever.
 //
 // # Routing
 //
@@ -39,7 +41,10 @@
 //
 // BeginTx with the default or the serializable level takes the writer and runs BEGIN
 // IMMEDIATE; every statement in it, reads included, runs on the writer until Commit,
-// Rollback or the end of its context. BeginTx with ReadOnly runs on a reader as one stable
+// Rollback or the end of its context. A single INSERT, REPLACE, UPDATE or DELETE sent
+// through Query outside a transaction (INSERT ... RETURNING, as ORMs send it) runs in a
+// transaction of its own and is committed before Query returns: when Query fails, the
+// write is not applied. BeginTx with ReadOnly runs on a reader as one stable
 // snapshot, never touches the writer and refuses writes. Other isolation levels are refused
 // with an *IsolationLevelError.
 //

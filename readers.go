@@ -11,11 +11,19 @@ import (
 // limit, each used by one logical connection at a time. A reader is handed out and given
 // back under one short lock; a caller that finds none idle and the limit reached waits in
 // FIFO order, and a reader given back goes straight to the first waiter.
+//
+// A caller that has waited overflowAfter opens a reader beyond the limit. Every reader
+// may be held by rows that their users keep open while they run another read, the
+// nested query of a loop over rows; with a hard limit those reads would wait for each
+// other forever, where plain mattn/go-sqlite3 opens another connection. Readers beyond the
+// limit stay open while overflows keep happening (within overflowKeep of the last) and are
+// closed as they come back otherwise.
 type readerPool struct {
-	openConn func() (*physConn, error)
-	gate     *gate       // one share per reader in use, when the database has no WAL
-	reads    *readEpochs // the reads under way, for checkpoints
-	limit    int
+	openConn      func() (*physConn, error)
+	gate          *gate       // one share per reader in use, when the database has no WAL
+	reads         *readEpochs // the reads under way, for checkpoints
+	limit         int
+	overflowAfter time.Duration
 
 	mu      sync.Mutex
 	idle    []*physConn      // readers ready for use, the most recently used last
@@ -25,6 +33,8 @@ type readerPool struct {
 	closed  bool
 	drained chan struct{} // closed when the last reader in use comes back after close
 	stats   readerStats
+	// lastOverflow is when a caller last opened a reader beyond the limit.
+	lastOverflow time.Time
 
 	// testHookWaiting, when set by a test, is called under mu each time a caller starts
 	// waiting for a reader.
@@ -36,13 +46,21 @@ type readerPool struct {
 
 // readerStats are the pool's cumulative counters.
 type readerStats struct {
-	opened   uint64 // physical readers opened
-	acquired uint64 // readers handed out
-	maxInUse int    // the most readers in use at once
+	opened     uint64 // physical readers opened
+	acquired   uint64 // readers handed out
+	maxInUse   int    // the most readers in use at once
+	overflowed uint64 // readers opened beyond the limit for a caller that waited too long
 }
 
+// How long a caller waits for a reader before it opens one beyond the limit, and how long
+// after the last such overflow readers beyond the limit are kept when they come back.
+const (
+	readerOverflowAfter = 100 * time.Millisecond
+	readerOverflowKeep  = time.Second
+)
+
 func newReaderPool(limit int, open func() (*physConn, error), g *gate) *readerPool {
-	return &readerPool{openConn: open, gate: g, limit: limit}
+	return &readerPool{openConn: open, gate: g, limit: limit, overflowAfter: readerOverflowAfter}
 }
 
 // get hands out an idle reader, opens a new one while fewer than the limit are open, or
@@ -92,23 +110,45 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 	}
 	p.mu.Unlock()
 
+	timer := waitTimers.Get().(*time.Timer)
+	timer.Reset(p.overflowAfter)
+	defer func() {
+		timer.Stop()
+		waitTimers.Put(timer)
+	}()
+	overflow := false
 	select {
 	case c := <-wait:
 		return p.received(c)
 	case <-ctx.Done():
+	case <-timer.C:
+		overflow = true
 	}
-	if p.testHookGaveUp != nil {
+	if !overflow && p.testHookGaveUp != nil {
 		p.testHookGaveUp()
 	}
 	p.mu.Lock()
 	for i, w := range p.waiters {
-		if w == wait {
-			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+		if w != wait {
+			continue
+		}
+		p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+		if !overflow || p.closed {
 			p.mu.Unlock()
 			return nil, ctx.Err()
 		}
+		p.count++
+		p.handOutLocked()
+		p.stats.overflowed++
+		p.lastOverflow = time.Now()
+		p.mu.Unlock()
+		return p.openInSlot()
 	}
 	p.mu.Unlock()
+	if overflow {
+		// Handed a reader (or a slot) just as the wait ran long: take it.
+		return p.received(<-wait)
+	}
 	// A reader (or a slot) was handed over as ctx ended: give it back to the pool. It was
 	// never used by this caller, so no read ends and no share of the gate is given back
 	// here: get gives back the share it took.
@@ -225,6 +265,10 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 		p.handOutLocked()
 		p.mu.Unlock()
 		w <- c
+	case p.count > p.limit && time.Since(p.lastOverflow) > readerOverflowKeep:
+		p.count--
+		p.mu.Unlock()
+		c.Close()
 	default:
 		p.idle = append(p.idle, c)
 		p.mu.Unlock()

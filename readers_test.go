@@ -2,7 +2,9 @@ package sqliteserial
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -15,6 +17,7 @@ func poolWithOneReader(t *testing.T) (*readerPool, <-chan struct{}) {
 	waiting := make(chan struct{}, 16)
 	cn.readers.mu.Lock()
 	cn.readers.testHookWaiting = func() { waiting <- struct{}{} }
+	cn.readers.overflowAfter = time.Hour // these tests are about waiting
 	cn.readers.mu.Unlock()
 	return cn.readers, waiting
 }
@@ -104,6 +107,7 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			p.mu.Lock()
 			p.testHookWaiting = func() { waiting <- struct{}{} }
 			p.testHookGaveUp = func() { gaveUp <- struct{}{}; <-proceed }
+			p.overflowAfter = time.Hour
 			p.mu.Unlock()
 
 			held, err := p.get(background)
@@ -132,4 +136,54 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"))
 		})
 	}
+}
+
+// TestNestedReadsBeyondTheReaderLimit checks the pattern of a query inside a loop over the
+// rows of another, in as many goroutines as there are readers: every reader is held by an
+// outer loop's rows, so each inner query opens a reader beyond the limit after waiting,
+// where a hard limit would make them wait for each other forever. The extra readers are
+// reused while the pattern goes on.
+func TestNestedReadsBeyondTheReaderLimit(t *testing.T) {
+	const readers = 2
+	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/n.db", Readers: readers})
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)",
+		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20) INSERT INTO t SELECT i FROM c")
+	holding := newRendezvous(readers) // every outer loop holds its reader before any inner query
+	done := make(chan error, readers)
+	for range readers {
+		go func() {
+			done <- func() error {
+				rows, err := db.Query("SELECT id FROM t ORDER BY id")
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				if _, err := holding.meet(); err != nil {
+					return err
+				}
+				sum := int64(0)
+				for rows.Next() {
+					var id, n int64
+					if err := rows.Scan(&id); err != nil {
+						return err
+					}
+					if err := db.QueryRow("SELECT count(*) FROM t WHERE id <= ?", id).Scan(&n); err != nil {
+						return err
+					}
+					sum += n
+				}
+				if sum != 210 {
+					return fmt.Errorf("the inner queries counted %d rows, not 210", sum)
+				}
+				return rows.Err()
+			}()
+		}()
+	}
+	for range readers {
+		require.NoError(t, receive(t, done))
+	}
+	s := cn.Stats()
+	require.Positive(t, s.ReadersOverflowed)
+	require.Less(t, s.ReadersOverflowed, uint64(readers*20), "the extra readers were reused")
+	require.Zero(t, s.ReadersInUse)
 }

@@ -46,6 +46,11 @@ type Stats struct {
 	ReadersOpened uint64
 	// ReaderAcquisitions counts the times a reader was handed to a session.
 	ReaderAcquisitions uint64
+	// ReadersOverflowed counts the readers opened beyond _serial_readers for a read that
+	// waited 100ms with every reader in use, as a read nested in a loop over rows does when
+	// the outer reads hold every reader. A count that keeps growing says _serial_readers is
+	// too small for the program's nesting.
+	ReadersOverflowed uint64
 
 	// SessionConnsOpen is the number of sessions that have a connection of their own now;
 	// SessionConnsOpened counts those connections ever opened.
@@ -78,7 +83,7 @@ func (cn *Connector) Stats() Stats {
 	if readers != nil {
 		rs, open, inUse := readers.snapshot()
 		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
-		s.ReadersOpened, s.ReaderAcquisitions = rs.opened, rs.acquired
+		s.ReadersOpened, s.ReaderAcquisitions, s.ReadersOverflowed = rs.opened, rs.acquired, rs.overflowed
 	}
 	return s
 }
