@@ -105,6 +105,12 @@ func BenchmarkOverhead(b *testing.B) {
 				require.NoError(b, err)
 			}, func() {}
 		}},
+		{"insert-returning-by-query", func(b *testing.B, db *sql.DB) (statement, func()) {
+			return func(b *testing.B, _ int) {
+				var id int64
+				require.NoError(b, db.QueryRow("INSERT INTO t(v) VALUES (?) RETURNING id", "x").Scan(&id))
+			}, func() {}
+		}},
 	}
 	for _, k := range kinds {
 		b.Run(k.name, func(b *testing.B) {

@@ -147,18 +147,40 @@ type placement struct {
 }
 
 // settleChanges records what the statement at pl left in last_insert_rowid() and
-// changes(), if it claimed them; after is its Exec result, nil when there is none.
-func (c *conn) settleChanges(pl placement, after driver.Result, failed bool) {
+// changes(), if it claimed them; after is its Exec result, nil when there is none, and how
+// is how it ended.
+func (c *conn) settleChanges(pl placement, after driver.Result, how outcome) {
 	w := c.cn.writer
 	switch {
 	case pl.changes && after != nil:
 		v := resultChange(after)
-		w.settleChanges(c, pl.claim, &v, failed)
+		w.settleChanges(c, pl.claim, &v, how)
 	case pl.changes:
-		w.settleChanges(c, pl.claim, nil, failed)
+		w.settleChanges(c, pl.claim, nil, how)
 	case after != nil && pl.kind == onWriter && w != nil && pl.conn == w.conn:
 		w.noteChange(resultChange(after))
 	}
+}
+
+// failedOutcome tells how a statement that claimed the writer's values and failed with err
+// ended. An error from SQLite, or an interruption, comes from a statement that ran; a
+// context that ended before mattn stepped the statement leaves the values as they were.
+func (c *conn) failedOutcome(pl placement, err error) outcome {
+	var e sqlite3.Error
+	switch {
+	case !pl.changes:
+		return notRun
+	case errors.As(err, &e), isTimeLimit(err):
+		return ranFailed
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		w := c.cn.writer
+		w.owners.known = false
+		if w.currentChange() == pl.claim.before {
+			return notRun
+		}
+		return ranFailed
+	}
+	return notRun
 }
 
 // usable returns the error for a call on a closed session or connector.
@@ -180,6 +202,7 @@ func (c *conn) place(ctx context.Context, query string) (placement, error) {
 		return placement{}, err
 	}
 	if err := c.cn.pragmas.sync(pl.conn); err != nil {
+		c.settleChanges(pl, nil, notRun)
 		c.finish(pl, nil)
 		return placement{}, err
 	}
@@ -290,8 +313,9 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 	}
 	pl := placement{conn: w.conn, kind: onWriter, cls: cls}
 	w.running = c
-	if cls.dml || !cls.known {
+	if cls.dml || (!cls.known && cls.mayChange) {
 		pl.changes, pl.claim = true, w.claimChanges(c)
+		pl.claim.insertsRowid = cls.insertsRowid
 	}
 	return pl, nil
 }
@@ -358,8 +382,15 @@ func (c *conn) afterWriter(pl placement, err error) {
 			c.tx.aborted = fmt.Errorf("%w: %w", ErrTxAborted, errWriterBroke)
 		}
 	case c.tx != nil:
-		if isTimeLimit(err) && c.tx.aborted == nil {
+		switch {
+		case c.tx.aborted != nil:
+		case isTimeLimit(err):
 			c.abortTx(err)
+		case err != nil && p.AutoCommit():
+			// SQLite ended the transaction itself: an interrupted write, OR ROLLBACK,
+			// RAISE(ROLLBACK), a full disk. Later statements would run in autocommit
+			// and commit at once; they fail instead, as Commit does.
+			c.tx.aborted = fmt.Errorf("%w: SQLite rolled it back after: %w", ErrTxAborted, err)
 		}
 	case c.cn.writer.conn == p && isReadOnlyError(err) && !c.cn.topo.memory && p.AutoCommit():
 		// SQLite opens a file it may not write read-only, silently; once the file is
@@ -509,7 +540,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.settleChanges(pl, res, false)
+	c.settleChanges(pl, res, ranOK)
 	if pl.conn != c.session && !pl.cls.empty && !c.ownsChanges(pl) {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
 		// for a statement that changed nothing (but for a string with no statement at all);
@@ -533,7 +564,8 @@ func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, erro
 	pl, err := c.placeOnWriter(ctx, pl.cls)
 	if err == nil {
 		if err = c.cn.pragmas.sync(pl.conn); err != nil {
-			c.failed(pl, err)
+			c.settleChanges(pl, nil, notRun)
+			c.finish(pl, err)
 		}
 	}
 	return pl, err
@@ -541,7 +573,7 @@ func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, erro
 
 // failed gives back what a statement that failed at pl took.
 func (c *conn) failed(pl placement, err error) {
-	c.settleChanges(pl, nil, true)
+	c.settleChanges(pl, nil, c.failedOutcome(pl, err))
 	c.finish(pl, err)
 }
 
@@ -625,7 +657,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 			return nil, err
 		}
 		pl.cls = noJudgement // preparing leaves nothing behind
-		c.settleChanges(pl, nil, true)
+		c.settleChanges(pl, nil, notRun)
 		s, err := pl.conn.PrepareContext(ctx, query)
 		if err == nil {
 			n = s.NumInput()

@@ -11,9 +11,12 @@ import (
 var (
 	// ErrClosed is returned for work that reaches a connector after Close began.
 	ErrClosed = errors.New("sqliteserial: database is closed")
-	// ErrTxAborted wraps the error of a statement whose time limit ended its write
-	// transaction: the transaction was rolled back and released the writer, so every later
-	// statement of it, and its Commit, fail with an error that wraps ErrTxAborted.
+	// ErrTxAborted is wrapped by the errors of a write transaction that ended before its
+	// Commit: a statement's time limit ended it, SQLite rolled it back after a statement
+	// failed (an interrupted write, OR ROLLBACK, RAISE(ROLLBACK), a full disk), or its
+	// connection broke. The transaction was rolled back and released the writer; every
+	// later statement of it, and its Commit, fail with an error that wraps ErrTxAborted,
+	// and its Rollback returns nil.
 	ErrTxAborted = errors.New("sqliteserial: transaction rolled back")
 
 	// errWriterBroke is the error of a statement that needs the writer its session holds

@@ -36,8 +36,8 @@ var hostileSQL = map[string]string{
 	"TCL variable with semicolon":  "SELECT $a(;) ; DELETE FROM keep",
 }
 
-// outcome describes what running query did: its rows or its error.
-func outcome(db *sql.DB, query string) string {
+// hostileOutcome describes what running query did: its rows or its error.
+func hostileOutcome(db *sql.DB, query string) string {
 	res, err := db.Exec(query)
 	if err != nil {
 		return "exec error: " + err.Error()
@@ -80,7 +80,7 @@ func TestHostileSQL(t *testing.T) {
 	mustExec(t, db, setup...)
 
 	for name, query := range hostileSQL {
-		want, got := outcome(plain, query), outcome(db, query)
+		want, got := hostileOutcome(plain, query), hostileOutcome(db, query)
 		require.Equal(t, want, got, name)
 	}
 

@@ -52,7 +52,23 @@ type changeOwners struct {
 type dmlClaim struct {
 	before                      lastChange
 	previousRowid, previousChgs *conn
+	// insertsRowid is set when the statement is an INSERT into a table with rowids: if it
+	// inserted a row, it set last_insert_rowid(), also to the value it had.
+	insertsRowid bool
 }
+
+// outcome is how a statement that claimed the connection's values ended.
+type outcome uint8
+
+const (
+	// ranOK: the statement ran and succeeded.
+	ranOK outcome = iota
+	// ranFailed: the statement ran and failed; SQLite then sets changes() to 0.
+	ranFailed
+	// notRun: the statement never ran (it failed before its first step), so it changed
+	// neither value.
+	notRun
+)
 
 // registerChangeFunctions installs the overrides on a writer connection.
 func (w *writer) registerChangeFunctions(c *sqlite3.SQLiteConn) error {
@@ -123,23 +139,23 @@ func (w *writer) claimChanges(s *conn) dmlClaim {
 }
 
 // settleChanges records what s's DML statement left: after is the connection's values after
-// it (the Exec result), or nil to read them; failed tells whether the statement failed.
-// s keeps changes(), unless it failed without changing anything, and keeps
-// last_insert_rowid() only if the statement changed it; what s does not keep goes back to
-// its previous owner.
-func (w *writer) settleChanges(s *conn, claim dmlClaim, after *lastChange, failed bool) {
+// it (the Exec result), or nil to read them; how is how the statement ended. A statement
+// that ran leaves changes() to s. It leaves last_insert_rowid() to s if it changed it, or
+// if it is an INSERT into a table with rowids that inserted rows (the new rowid may equal
+// the old one, another session's). What s does not keep goes back to its previous owner.
+func (w *writer) settleChanges(s *conn, claim dmlClaim, after *lastChange, how outcome) {
 	o := &w.owners
 	o.known = false
 	if after != nil {
 		o.value, o.known = *after, true
 	}
 	now := w.currentChange()
-	if failed && now == claim.before {
+	if how == notRun {
 		o.rowidOwner, o.changesOwner = claim.previousRowid, claim.previousChgs
 		return
 	}
 	s.saved.changes = now.changes
-	if now.rowid != claim.before.rowid {
+	if now.rowid != claim.before.rowid || (how == ranOK && claim.insertsRowid && now.changes > 0) {
 		s.saved.rowid = now.rowid
 	} else {
 		o.rowidOwner = claim.previousRowid

@@ -50,6 +50,12 @@ type classification struct {
 	// or not): sent through Query outside a transaction, it runs to completion in a
 	// transaction of its own before Query returns (see settleWrite).
 	settles bool
+	// mayChange is set for an unknown string one of whose statements begins with INSERT,
+	// REPLACE, UPDATE, DELETE or WITH: it may set last_insert_rowid() and changes().
+	mayChange bool
+	// insertsRowid is set for one INSERT or REPLACE into a table with rowids: when it
+	// inserts a row it sets last_insert_rowid(), possibly to the value it had.
+	insertsRowid bool
 }
 
 // writerKeywords are the first words of statements that always go to the writer, whatever
@@ -171,6 +177,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.dml = cls.dml || dmlKeywords[st.keyword]
 		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
+		cls.mayChange = cls.mayChange || dmlKeywords[st.keyword] || st.keyword == "WITH"
 	}
 	if gated {
 		if err := r.gate.acquireShared(ctx); err != nil {
@@ -207,6 +214,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 			// An unknown string goes to the writer, or to the session's own connection,
 			// which may know what the classifier does not (temp tables, attachments).
 			cls.route, cls.known, cls.settings = toWriter, false, nil
+			cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
 			return cls, nil
 		}
 		ss := s.(*sqlite3.SQLiteStmt)
@@ -228,9 +236,32 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.schema = cls.schema || ev.schema
 		cls.txControl = cls.txControl || ev.txControl
 		cls.settings = append(cls.settings, ev.settings...)
+		if len(statements) == 1 && ev.insertTable != "" && !ev.upsert && st.keyword != "UPDATE" && st.keyword != "DELETE" {
+			cls.insertsRowid = r.hasRowids(ev.insertSchema, ev.insertTable)
+		}
 	}
 	cls.settles = len(statements) == 1 && cls.dml && !cls.schema && !cls.txControl && !cls.pins
 	return cls, nil
+}
+
+// hasRowids reports whether the table an INSERT names has rowids: a rowid table or a
+// virtual table, not a WITHOUT ROWID table or a view (whose INSTEAD OF triggers insert
+// elsewhere, which leaves last_insert_rowid() as it was).
+func (r *router) hasRowids(schema, table string) bool {
+	rows, err := r.classifier.QueryContext(context.Background(),
+		"SELECT type, wr FROM pragma_table_list WHERE schema = ? AND name = ?",
+		[]driver.NamedValue{{Ordinal: 1, Value: schema}, {Ordinal: 2, Value: table}})
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 2)
+	if rows.Next(dest) != nil {
+		return false
+	}
+	kind, _ := dest[0].(string)
+	wr, _ := dest[1].(int64)
+	return (kind == "table" || kind == "virtual") && wr == 0
 }
 
 // openClassifier opens the classifier and installs its authorizer. On a database without
@@ -278,6 +309,12 @@ type statementEvents struct {
 	schema    bool   // it changes the schema
 	txControl bool   // it begins or ends a transaction or savepoint
 	settings  []pragmaSetting
+	// insertTable and insertSchema name the first table the statement inserts into: for an
+	// INSERT, SQLite authorizes its own table before those of its triggers. upsert is set
+	// when the statement also updates that table, as INSERT ... ON CONFLICT DO UPDATE does:
+	// a row it updates instead of inserting leaves last_insert_rowid() as it was.
+	insertTable, insertSchema string
+	upsert                    bool
 }
 
 // observe is the classifier's authorizer. It never denies: it only records.
@@ -295,6 +332,12 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 			ev.write = true
 			ev.pins = ev.pins || !isSchemaTable(arg1)
 		}
+	}
+	switch {
+	case op == sqlite3.SQLITE_INSERT && ev.insertTable == "":
+		ev.insertTable, ev.insertSchema = arg1, database
+	case op == sqlite3.SQLITE_UPDATE && arg1 == ev.insertTable && database == ev.insertSchema:
+		ev.upsert = true
 	}
 	switch op {
 	case sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT:

@@ -54,7 +54,11 @@ func (r *rows) Close() error {
 	if r.pl.kind == onWriter {
 		r.c.writeRows--
 	}
-	r.c.settleChanges(r.pl, nil, r.err != nil)
+	how := ranOK
+	if r.err != nil {
+		how = r.c.failedOutcome(r.pl, r.err)
+	}
+	r.c.settleChanges(r.pl, nil, how)
 	r.c.finish(r.pl, r.err)
 	return err
 }

@@ -14,8 +14,11 @@ import (
 // its last row; a context that ends in between makes mattn report the context's error for
 // a write that SQLite then commits. So outside a transaction the driver runs the statement
 // inside one of its own, reads all its rows and commits, all before Query returns: when
-// Query fails, the write is not applied; when it succeeds, the write is committed, and the
-// writer is free again while the caller reads the rows.
+// Query fails because its context or time limit ended, the write is not applied; when it
+// succeeds, the write is committed, and the writer is free again while the caller reads the
+// rows. When the statement fails of its own accord (a constraint), the driver commits what
+// autocommit would have kept: nothing, but for the rows an OR FAIL conflict or a
+// RAISE(FAIL) keeps.
 
 var (
 	_ driver.Rows                           = (*settledRows)(nil)
@@ -26,8 +29,9 @@ var (
 
 // settleWrite runs the call, a write that settles (classification.settles), at pl, which
 // holds the writer's turn outside any transaction, and gives pl back. It returns the
-// statement's rows, read in full, once the write is committed; on any error the write is
-// rolled back.
+// statement's rows, read in full, once the write is committed. A write interrupted by its
+// context or time limit is rolled back; one that failed of its own accord keeps what
+// autocommit would keep.
 func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	p := pl.conn
 	if _, err := p.ExecContext(context.Background(), c.cn.topo.begin, nil); err != nil {
@@ -37,16 +41,25 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 	out, err := c.readSettled(sctx, p, cl)
 	cancel()
 	err = c.cn.statementError(ctx, sctx, err)
-	if err == nil {
-		_, err = p.ExecContext(context.Background(), "COMMIT", nil)
-	}
 	if err != nil {
+		if !p.AutoCommit() {
+			end := "COMMIT"
+			if isInterruption(err) {
+				end = "ROLLBACK"
+			}
+			if _, eerr := p.ExecContext(context.Background(), end, nil); eerr != nil {
+				_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+			}
+		}
+		return nil, err
+	}
+	if _, err := p.ExecContext(context.Background(), "COMMIT", nil); err != nil {
 		if !p.AutoCommit() {
 			_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
 		}
 		return nil, err
 	}
-	c.settleChanges(pl, nil, false)
+	c.settleChanges(pl, nil, ranOK)
 	c.finish(pl, nil)
 	return out, nil
 }

@@ -53,6 +53,12 @@ func isInterrupt(err error) bool {
 	return err != nil && errors.As(err, &e) && e.Code == sqlite3.ErrInterrupt
 }
 
+// isInterruption reports whether err ended a statement from outside: its context, its
+// time limit, or SQLite's SQLITE_INTERRUPT.
+func isInterruption(err error) bool {
+	return isTimeLimit(err) || isInterrupt(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // isTimeLimit reports whether err is a statement's time limit.
 func isTimeLimit(err error) bool {
 	var e *TimeLimitError

@@ -14,6 +14,9 @@ type tx struct {
 	c        *conn
 	readOnly bool      // on a reader or the session's own connection, else with the writer's turn
 	pl       placement // where a read-only transaction runs
+	// queryOnly is set when the transaction made the session's own connection query-only,
+	// to be undone at its end: unlike a reader, that connection can write.
+	queryOnly bool
 	// aborted is set when a statement's time limit rolled the transaction back; it wraps
 	// ErrTxAborted and is returned by every later statement and by Commit.
 	aborted error
@@ -75,6 +78,9 @@ func (c *conn) heldForRead() error {
 	switch {
 	case !c.holding:
 		return nil
+	case c.session != nil && !c.sqlTx:
+		return fmt.Errorf("sqliteserial: a read-only transaction cannot begin while rows of a write are open on " +
+			"this connection; close them first")
 	case c.sqlTx:
 		p := c.writeTarget()
 		if p == nil {
@@ -131,13 +137,27 @@ func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
 	if err == nil {
 		err = snap.Close()
 	}
+	t := &tx{c: c, readOnly: true, pl: pl}
+	if err == nil && pl.kind == onSession {
+		t.queryOnly, err = makeQueryOnly(pl.conn)
+	}
 	if err != nil {
 		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
 		c.finish(pl, err)
 		return nil, err
 	}
-	c.tx = &tx{c: c, readOnly: true, pl: pl}
+	c.tx = t
 	return c.tx, nil
+}
+
+// makeQueryOnly turns PRAGMA query_only on for p and reports whether it was off.
+func makeQueryOnly(p *physConn) (bool, error) {
+	was, err := queryText(p.SQLiteConn, "PRAGMA query_only")
+	if err != nil || was != "0" {
+		return false, err
+	}
+	_, err = p.ExecContext(context.Background(), "PRAGMA query_only = 1", nil)
+	return err == nil, err
 }
 
 // endTx commits or rolls back t and gives back what it holds. As mattn/go-sqlite3 does, a
@@ -171,6 +191,11 @@ func (c *conn) endTx(t *tx, commit bool) error {
 		err = errWriterBroke
 	} else if _, err = pl.conn.ExecContext(context.Background(), verb, nil); err != nil && commit {
 		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	}
+	if t.queryOnly && pl.conn != nil {
+		if _, qerr := pl.conn.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err == nil {
+			err = qerr
+		}
 	}
 	c.finish(pl, err)
 	return err

@@ -220,3 +220,74 @@ func TestReadOnlyTransactionInsideATransactionBegunInSQL(t *testing.T) {
 		require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"))
 	}
 }
+
+// TestReadOnlyTransactionOnASessionConnection checks a read-only transaction of a session
+// that has a connection of its own, which, unlike a reader, could write: its writes are
+// refused with SQLite's read-only error, also after another session committed, and the
+// connection writes again once the transaction ended.
+func TestReadOnlyTransactionOnASessionConnection(t *testing.T) {
+	db, _ := openDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)")
+	c, err := db.Conn(background)
+	require.NoError(t, err)
+	defer c.Close()
+	mustExec(t, c, "CREATE TEMP TABLE scratch(x)") // a connection of its own
+
+	tx, err := c.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	defer tx.Rollback()
+	for _, other := range []string{"", "INSERT INTO t(v) VALUES ('another session')"} {
+		if other != "" {
+			mustExec(t, db, other)
+		}
+		_, err = tx.Exec("INSERT INTO t(v) VALUES ('from a read-only transaction')")
+		var e sqlite3.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, sqlite3.ErrReadonly, e.Code)
+	}
+	require.EqualValues(t, 0, queryInt(t, tx, "SELECT count(*) FROM t"), "its snapshot")
+	require.NoError(t, tx.Commit())
+	require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"))
+
+	mustExec(t, c, "INSERT INTO t(v) VALUES ('after')", "INSERT INTO scratch VALUES (1)")
+	require.EqualValues(t, 2, queryInt(t, db, "SELECT count(*) FROM t"))
+}
+
+// TestTransactionEndedBySQLite checks a write transaction that SQLite rolls back by itself
+// after a statement of it fails (here an interrupted write; OR ROLLBACK and a full disk do
+// the same): its later statements fail with ErrTxAborted instead of running in autocommit,
+// Commit fails, nothing of it is applied, and the writer is free.
+func TestTransactionEndedBySQLite(t *testing.T) {
+	var cancel context.CancelFunc
+	cancelNow := func() int64 { cancel(); return 1 }
+	db, _ := openConnector(t, &Config{DSN: t.TempDir() + "/x.db", Driver: driverWithFunc("cancel_now", cancelNow)})
+	mustExec(t, db, "CREATE TABLE t(v)")
+	for _, tc := range []struct {
+		name      string
+		statement string
+		cancels   bool
+	}{
+		{"interrupted", "INSERT INTO t SELECT x FROM (WITH RECURSIVE c(x) AS (SELECT cancel_now() UNION ALL SELECT x + 1 FROM c) SELECT x FROM c)", true},
+		{"OR ROLLBACK", "INSERT OR ROLLBACK INTO t(rowid, v) VALUES (1, 'conflict')", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mustExec(t, db, "DELETE FROM t", "INSERT INTO t(rowid, v) VALUES (1, 'before')")
+			tx, err := db.Begin()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			mustExec(t, tx, "INSERT INTO t VALUES ('first')")
+			ctx := background
+			if tc.cancels {
+				ctx, cancel = context.WithCancel(background)
+				defer cancel()
+			}
+			_, err = tx.ExecContext(ctx, tc.statement)
+			require.Error(t, err)
+			_, err = tx.Exec("INSERT INTO t VALUES ('after')")
+			require.ErrorIs(t, err, ErrTxAborted)
+			require.ErrorIs(t, tx.Commit(), ErrTxAborted)
+			require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"), "only the row from before")
+			mustExec(t, db, "INSERT INTO t VALUES ('the writer is free')")
+		})
+	}
+}
