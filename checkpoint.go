@@ -115,13 +115,16 @@ var errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of olde
 
 // readEpochs tracks the reads under way by the epoch they began in, so that a checkpoint
 // can wait for exactly the reads that may hold an older snapshot, while new reads go on.
-// Readers and the reads of session connections register; only the writer's holder
-// advances the epoch, and only once the reads of the epoch before the current one have
-// ended, so two counters, by the epoch's parity, suffice: one for the reads that began in
-// the current epoch, one for those a checkpoint waits for. Registering costs an atomic add.
+// Only the writer's holder advances the epoch, and only once the reads of the epoch before
+// the current one have ended, so two counters, by the epoch's parity, suffice: one for the
+// reads that began in the current epoch, one for those a checkpoint waits for. The reader
+// pool counts the reads on its readers itself, under its own lock, as it hands readers out
+// and takes them back (readerPool.active); the reads of session connections register here,
+// at the cost of an atomic add.
 type readEpochs struct {
 	epoch  atomic.Uint64
-	active [2]atomic.Int64 // reads under way, by the parity of the epoch they began in
+	active [2]atomic.Int64 // session reads under way, by the parity of the epoch they began in
+	pool   *readerPool     // counts the reads on readers; nil before the connector starts
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when the counter waited for reaches zero
@@ -149,29 +152,64 @@ func (r *readEpochs) end(epoch uint64) {
 }
 
 // waitForEarlier starts a new epoch and waits until every read that began before it has
-// ended, or until deadline. It reports whether they all ended.
+// ended, or until deadline. It reports whether they all ended. The epoch changes under the
+// reader pool's lock, so that every reader handed out is counted either before the change,
+// and waited for, or after it.
 func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
 	r.mu.Lock()
 	old := r.epoch.Load()
-	if r.active[(old+1)&1].Load() != 0 {
+	previous, current := (old+1)&1, old&1
+	p := r.pool
+	var poolDrained chan struct{}
+	if p != nil {
+		p.mu.Lock()
+	}
+	if r.active[previous].Load() != 0 || (p != nil && p.active[previous] != 0) {
 		// Reads of the epoch before, which an earlier wait gave up on, are still under
-		// way: their counter is not free for the new epoch yet.
+		// way: their counters are not free for the new epoch yet.
+		if p != nil {
+			p.mu.Unlock()
+		}
 		r.mu.Unlock()
 		return false
 	}
 	r.epoch.Store(old + 1)
-	if r.active[old&1].Load() == 0 {
-		r.mu.Unlock()
-		return true
+	if p != nil {
+		if p.active[current] != 0 {
+			poolDrained = make(chan struct{})
+			p.drainCh, p.drainParity = poolDrained, current
+		}
+		p.mu.Unlock()
 	}
-	drained := make(chan struct{})
-	r.drained = drained
+	var drained chan struct{}
+	if r.active[current].Load() != 0 {
+		drained = make(chan struct{})
+		r.drained = drained
+	}
 	r.mu.Unlock()
-	if closedBy(drained, deadline) {
+	if (poolDrained == nil || closedBy(poolDrained, deadline)) && (drained == nil || closedBy(drained, deadline)) {
 		return true
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.drained = nil
-	return r.active[old&1].Load() == 0
+	done := r.active[current].Load() == 0
+	r.mu.Unlock()
+	if p != nil {
+		p.mu.Lock()
+		p.drainCh = nil
+		done = done && p.active[current] == 0
+		p.mu.Unlock()
+	}
+	return done
+}
+
+// underway returns the number of reads under way, on readers and session connections.
+func (r *readEpochs) underway() int64 {
+	n := r.active[0].Load() + r.active[1].Load()
+	if p := r.pool; p != nil {
+		p.mu.Lock()
+		n += int64(p.active[0] + p.active[1])
+		p.mu.Unlock()
+	}
+	return n
 }

@@ -55,8 +55,11 @@ type conn struct {
 	readerSuspect bool
 
 	// saved are the session's own last_insert_rowid() and changes() while the shared
-	// writer connection holds another session's (see lastchange.go).
-	saved lastChange
+	// writer connection holds another session's (see lastchange.go). claimSlot is the room
+	// for the claim of its statement on the writer, while claimSlotUsed.
+	saved         lastChange
+	claimSlot     dmlClaim
+	claimSlotUsed bool
 
 	// lastQuery and lastJudgement are the session's last classification, from the
 	// router's cache as lastCache was: a session often runs one statement again and again.
@@ -140,10 +143,9 @@ type placement struct {
 	// retry is set for a reader chosen by classification: a write that fails there as
 	// read-only is run again on the writer.
 	retry bool
-	// changes is set when the statement claimed last_insert_rowid() and changes() on the
-	// shared writer connection, as claim says.
-	changes bool
-	claim   dmlClaim
+	// claim is set when the statement claimed last_insert_rowid() and changes() on the
+	// shared writer connection (see lastchange.go); settleChanges gives it back.
+	claim *dmlClaim
 }
 
 // settleChanges records what the statement at pl left in last_insert_rowid() and
@@ -152,25 +154,37 @@ type placement struct {
 func (c *conn) settleChanges(pl placement, after driver.Result, how outcome) {
 	w := c.cn.writer
 	switch {
-	case pl.changes && after != nil:
+	case pl.claim != nil && after != nil:
 		v := resultChange(after)
-		w.settleChanges(c, pl.claim, &v, how)
-	case pl.changes:
-		w.settleChanges(c, pl.claim, nil, how)
+		w.settleChanges(c, *pl.claim, &v, how)
+	case pl.claim != nil:
+		w.settleChanges(c, *pl.claim, nil, how)
 	case after != nil && pl.kind == onWriter && w != nil && pl.conn == w.conn:
 		w.noteChange(resultChange(after))
 	}
+	if pl.claim == &c.claimSlot {
+		c.claimSlotUsed = false
+	}
+}
+
+// newClaim returns room for a claim: the session's own slot, unless rows of an earlier
+// statement still hold it.
+func (c *conn) newClaim() *dmlClaim {
+	if c.claimSlotUsed {
+		return new(dmlClaim)
+	}
+	c.claimSlotUsed = true
+	return &c.claimSlot
 }
 
 // failedOutcome tells how a statement that claimed the writer's values and failed with err
 // ended. An error from SQLite, or an interruption, comes from a statement that ran; a
 // context that ended before mattn stepped the statement leaves the values as they were.
 func (c *conn) failedOutcome(pl placement, err error) outcome {
-	var e sqlite3.Error
 	switch {
-	case !pl.changes:
+	case pl.claim == nil:
 		return notRun
-	case errors.As(err, &e), isTimeLimit(err):
+	case sqliteCode(err) != 0, isTimeLimit(err):
 		return ranFailed
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		w := c.cn.writer
@@ -314,7 +328,8 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 	pl := placement{conn: w.conn, kind: onWriter, cls: cls}
 	w.running = c
 	if cls.dml || (!cls.known && cls.mayChange) {
-		pl.changes, pl.claim = true, w.claimChanges(c)
+		pl.claim = c.newClaim()
+		*pl.claim = w.claimChanges(c)
 		pl.claim.insertsRowid = cls.insertsRowid
 	}
 	return pl, nil
@@ -426,8 +441,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 
 // isReadOnlyError reports whether err is SQLite's SQLITE_READONLY.
 func isReadOnlyError(err error) bool {
-	var e sqlite3.Error
-	return err != nil && errors.As(err, &e) && e.Code == sqlite3.ErrReadonly
+	return err != nil && sqliteCode(err) == sqlite3.ErrReadonly
 }
 
 // connectionBroke drops a connection that was closed underneath the session.
@@ -555,7 +569,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 // the session's, after its statement at pl: then mattn's result carries them already.
 func (c *conn) ownsChanges(pl placement) bool {
 	o := &c.cn.writer.owners
-	return pl.changes && o.rowidOwner == c && o.changesOwner == c
+	return pl.claim != nil && o.rowidOwner == c && o.changesOwner == c
 }
 
 // retryOnWriter gives back the reader that refused a write and places it on the writer.
@@ -636,7 +650,9 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 	if pl.kind == onWriter {
 		c.writeRows++
 	}
-	return &rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel}, nil
+	out := rowsPool.Get().(*rows)
+	*out = rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel}
+	return out, nil
 }
 
 // PrepareContext implements driver.ConnPrepareContext. The statement is prepared where it

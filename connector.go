@@ -165,6 +165,7 @@ func (cn *Connector) start() error {
 	cn.gate = g
 	cn.readers = newReaderPool(cn.cfg.Readers, cn.openReader, g)
 	cn.readers.reads = &cn.reads
+	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)
 	cn.started = true
 	return nil
@@ -175,6 +176,9 @@ type physConn struct {
 	*sqlite3.SQLiteConn
 	// reader is set for readers and the classifier, which stay query-only.
 	reader bool
+	// slot is set for a placeholder the reader pool sends a waiter: a slot to open a
+	// reader in, counted as handed out since readEpoch.
+	slot bool
 	// session is set for a session's own connection once it has applied the settings made
 	// before it opened.
 	session bool

@@ -33,6 +33,12 @@ type readerPool struct {
 	closed  bool
 	drained chan struct{} // closed when the last reader in use comes back after close
 	stats   readerStats
+	// active counts the readers in use by the parity of the epoch (reads.epoch) they were
+	// handed out in: a reader in use is a read under way, for checkpoints. When drainCh is
+	// set, it is closed once active[drainParity] reaches zero (readEpochs.waitForEarlier).
+	active      [2]int
+	drainParity uint64
+	drainCh     chan struct{}
 	// lastOverflow is when a caller last opened a reader beyond the limit.
 	lastOverflow time.Time
 
@@ -74,9 +80,6 @@ func (p *readerPool) get(ctx context.Context) (*physConn, error) {
 		p.gate.releaseShared()
 		return nil, err
 	}
-	if p.reads != nil {
-		c.readEpoch = p.reads.begin()
-	}
 	return c, nil
 }
 
@@ -90,7 +93,7 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		p.handOutLocked()
+		c.readEpoch = p.handOutLocked()
 		p.mu.Unlock()
 		if closedUnderneath(c) {
 			return p.replace(c)
@@ -99,9 +102,9 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 	}
 	if p.count < p.limit {
 		p.count++
-		p.handOutLocked()
+		e := p.handOutLocked()
 		p.mu.Unlock()
-		return p.openInSlot()
+		return p.openInSlot(e)
 	}
 	wait := make(chan *physConn, 1)
 	p.waiters = append(p.waiters, wait)
@@ -138,24 +141,25 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 			return nil, ctx.Err()
 		}
 		p.count++
-		p.handOutLocked()
+		e := p.handOutLocked()
 		p.stats.overflowed++
 		p.lastOverflow = time.Now()
 		p.mu.Unlock()
-		return p.openInSlot()
+		return p.openInSlot(e)
 	}
 	p.mu.Unlock()
 	if overflow {
 		// Handed a reader (or a slot) just as the wait ran long: take it.
 		return p.received(<-wait)
 	}
-	// A reader (or a slot) was handed over as ctx ended: give it back to the pool. It was
-	// never used by this caller, so no read ends and no share of the gate is given back
-	// here: get gives back the share it took.
-	if c := <-wait; c == placeholderReader {
+	// A reader (or a slot) was handed over as ctx ended: give it back to the pool, which
+	// counted it as handed out. No share of the gate is given back here: get gives back
+	// the share it took.
+	if c := <-wait; c != nil && c.slot {
 		p.mu.Lock()
 		p.count--
 		p.inUse--
+		p.endReadLocked(c.readEpoch)
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
 	} else if c != nil {
@@ -170,30 +174,52 @@ func (p *readerPool) received(c *physConn) (*physConn, error) {
 	switch {
 	case c == nil:
 		return nil, ErrClosed
-	case c == placeholderReader:
-		return p.openInSlot()
+	case c.slot:
+		return p.openInSlot(c.readEpoch)
 	case closedUnderneath(c):
 		return p.replace(c)
 	}
 	return c, nil
 }
 
-// handOutLocked counts a reader handed out.
-func (p *readerPool) handOutLocked() {
+// handOutLocked counts a reader handed out, as a read under way, and returns the epoch the
+// read begins in, which the reader's readEpoch must carry until it is given back.
+func (p *readerPool) handOutLocked() uint64 {
 	p.inUse++
 	p.stats.acquired++
 	p.stats.maxInUse = max(p.stats.maxInUse, p.inUse)
+	var e uint64
+	if p.reads != nil {
+		e = p.reads.epoch.Load()
+		p.active[e&1]++
+	}
+	return e
+}
+
+// endReadLocked counts the end of a read that began in epoch e, and wakes a checkpoint
+// waiting for the reads of e's parity once the last ends.
+func (p *readerPool) endReadLocked(e uint64) {
+	if p.reads == nil {
+		return
+	}
+	i := e & 1
+	p.active[i]--
+	if p.active[i] == 0 && p.drainCh != nil && p.drainParity == i {
+		close(p.drainCh)
+		p.drainCh = nil
+	}
 }
 
 // replace closes a reader that was closed underneath and opens another in its slot, for
 // the caller that was handed it.
 func (p *readerPool) replace(c *physConn) (*physConn, error) {
 	c.Close()
-	return p.openInSlot()
+	return p.openInSlot(c.readEpoch)
 }
 
-// openInSlot opens a reader in a slot already counted, and in use by the caller.
-func (p *readerPool) openInSlot() (*physConn, error) {
+// openInSlot opens a reader in a slot already counted, and in use by the caller since
+// epoch e.
+func (p *readerPool) openInSlot(e uint64) (*physConn, error) {
 	c, err := p.openConn()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -204,15 +230,18 @@ func (p *readerPool) openInSlot() (*physConn, error) {
 	if err != nil {
 		p.count--
 		p.inUse--
+		p.endReadLocked(e)
 		p.wakeForSlotLocked()
 		return nil, err
 	}
 	p.stats.opened++
+	c.readEpoch = e
 	return c, nil
 }
 
 // wakeForSlotLocked hands a slot that was freed to the first waiter, which opens a reader
-// in it: opening takes too long to do under mu, so the waiter is sent placeholderReader.
+// in it: opening takes too long to do under mu, so the waiter is sent a placeholder with
+// slot set.
 func (p *readerPool) wakeForSlotLocked() {
 	if len(p.waiters) == 0 || p.closed {
 		return
@@ -220,12 +249,8 @@ func (p *readerPool) wakeForSlotLocked() {
 	w := p.waiters[0]
 	p.waiters = p.waiters[1:]
 	p.count++
-	p.handOutLocked()
-	w <- placeholderReader
+	w <- &physConn{slot: true, readEpoch: p.handOutLocked()}
 }
-
-// placeholderReader stands for a slot handed to a waiter, to open a reader in.
-var placeholderReader = &physConn{}
 
 // put gives a reader back. When suspect is set, a reader left inside a transaction is
 // rolled back first; one that cannot be, or that broke, is closed and its slot freed for a
@@ -236,19 +261,18 @@ func (p *readerPool) put(c *physConn, broken, suspect bool) {
 		_, err := c.ExecContext(context.Background(), "ROLLBACK", nil)
 		broken = err != nil
 	}
-	if p.reads != nil {
-		p.reads.end(c.readEpoch)
-	}
 	p.giveBack(c, broken)
 	p.gate.releaseShared()
 }
 
-// giveBack returns a reader handed out by the pool to the pool's own accounting: to the
-// first waiter, to the idle readers, or, when it broke or the pool closed, closed. It does
-// not end a read or release the gate; put, which does, is what a reader's user calls.
+// giveBack returns a reader handed out by the pool to the pool's own accounting, which ends
+// the read it was handed out for: to the first waiter, to the idle readers, or, when it
+// broke or the pool closed, closed. It does not release the gate; put, which does, is what
+// a reader's user calls.
 func (p *readerPool) giveBack(c *physConn, broken bool) {
 	p.mu.Lock()
 	p.inUse--
+	p.endReadLocked(c.readEpoch)
 	switch {
 	case p.closed || broken:
 		p.count--
@@ -262,7 +286,7 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 	case len(p.waiters) > 0:
 		w := p.waiters[0]
 		p.waiters = p.waiters[1:]
-		p.handOutLocked()
+		c.readEpoch = p.handOutLocked()
 		p.mu.Unlock()
 		w <- c
 	case p.count > p.limit && time.Since(p.lastOverflow) > readerOverflowKeep:

@@ -124,7 +124,7 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			p.testHookWaiting, p.testHookGaveUp = nil, nil
 			p.mu.Unlock()
 
-			require.Zero(t, cn.reads.active[0].Load()+cn.reads.active[1].Load(), "no read is under way")
+			require.Zero(t, cn.reads.underway(), "no read is under way")
 			_, open, inUse := p.snapshot()
 			require.Equal(t, 1, open)
 			require.Zero(t, inUse)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"io"
+	"sync"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -30,6 +31,10 @@ type rows struct {
 	err    error // the first error Next returned
 	closed bool
 }
+
+// rowsPool recycles rows: every read makes one, and database/sql calls Close exactly once
+// and nothing after it, so a closed rows value is free for the next statement.
+var rowsPool = sync.Pool{New: func() any { return new(rows) }}
 
 // Next implements driver.Rows.
 func (r *rows) Next(dest []driver.Value) error {
@@ -60,5 +65,7 @@ func (r *rows) Close() error {
 	}
 	r.c.settleChanges(r.pl, nil, how)
 	r.c.finish(r.pl, r.err)
+	*r = rows{}
+	rowsPool.Put(r)
 	return err
 }

@@ -49,8 +49,7 @@ func (cn *Connector) statementError(ctx, sctx context.Context, err error) error 
 
 // isInterrupt reports whether err is SQLite's SQLITE_INTERRUPT.
 func isInterrupt(err error) bool {
-	var e sqlite3.Error
-	return err != nil && errors.As(err, &e) && e.Code == sqlite3.ErrInterrupt
+	return err != nil && sqliteCode(err) == sqlite3.ErrInterrupt
 }
 
 // isInterruption reports whether err ended a statement from outside: its context, its
@@ -61,6 +60,22 @@ func isInterruption(err error) bool {
 
 // isTimeLimit reports whether err is a statement's time limit.
 func isTimeLimit(err error) bool {
+	if err == nil {
+		return false
+	}
 	var e *TimeLimitError
-	return err != nil && errors.As(err, &e)
+	return errors.As(err, &e)
+}
+
+// sqliteCode returns the primary result code of the sqlite3.Error in err's chain, or 0 when
+// there is none. It is kept apart from its callers so that err == nil costs no allocation.
+func sqliteCode(err error) sqlite3.ErrNo {
+	if err == nil {
+		return 0
+	}
+	var e sqlite3.Error
+	if !errors.As(err, &e) {
+		return 0
+	}
+	return e.Code
 }
