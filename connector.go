@@ -194,6 +194,33 @@ type physConn struct {
 	preparedMu sync.Mutex
 	statements map[*stmt]*sqlite3.SQLiteStmt
 	dropped    []*sqlite3.SQLiteStmt
+	// control are the driver's own transaction statements (BEGIN IMMEDIATE, COMMIT,
+	// ROLLBACK, ...) prepared on the connection, by text.
+	control map[string]*sqlite3.SQLiteStmt
+}
+
+// run runs one of the driver's own transaction statements on p, prepared once per
+// connection: a transaction's BEGIN and COMMIT are on the path of every write. Only p's
+// current user calls it. The result carries the connection's last_insert_rowid() and
+// changes(), which those statements leave as they were.
+func (p *physConn) run(ctx context.Context, query string) (driver.Result, error) {
+	p.preparedMu.Lock()
+	h := p.control[query]
+	p.preparedMu.Unlock()
+	if h == nil {
+		ds, err := p.PrepareContext(context.Background(), query)
+		if err != nil {
+			return nil, err
+		}
+		h = ds.(*sqlite3.SQLiteStmt)
+		p.preparedMu.Lock()
+		if p.control == nil {
+			p.control = make(map[string]*sqlite3.SQLiteStmt)
+		}
+		p.control[query] = h
+		p.preparedMu.Unlock()
+	}
+	return h.ExecContext(ctx, nil)
 }
 
 // openPhysical counts the physical connections open in the process, for leak checks.
@@ -219,6 +246,10 @@ func (p *physConn) Close() error {
 		s.mu.Unlock()
 	}
 	p.finalizeDroppedLocked()
+	for query, h := range p.control {
+		h.Close()
+		delete(p.control, query)
+	}
 	p.preparedMu.Unlock()
 	openPhysical.Add(-1)
 	return p.SQLiteConn.Close()

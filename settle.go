@@ -34,7 +34,7 @@ var (
 // autocommit would keep.
 func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	p := pl.conn
-	if _, err := p.ExecContext(context.Background(), c.cn.topo.begin, nil); err != nil {
+	if _, err := p.run(context.Background(), c.cn.topo.begin); err != nil {
 		return nil, err
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
@@ -47,19 +47,20 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 			if isInterruption(err) {
 				end = "ROLLBACK"
 			}
-			if _, eerr := p.ExecContext(context.Background(), end, nil); eerr != nil {
-				_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+			if _, eerr := p.run(context.Background(), end); eerr != nil {
+				_, _ = p.run(context.Background(), "ROLLBACK")
 			}
 		}
 		return nil, err
 	}
-	if _, err := p.ExecContext(context.Background(), "COMMIT", nil); err != nil {
+	committed, err := p.run(context.Background(), "COMMIT")
+	if err != nil {
 		if !p.AutoCommit() {
-			_, _ = p.ExecContext(context.Background(), "ROLLBACK", nil)
+			_, _ = p.run(context.Background(), "ROLLBACK")
 		}
 		return nil, err
 	}
-	c.settleChanges(pl, nil, ranOK)
+	c.settleChanges(pl, committed, ranOK)
 	c.finish(pl, nil)
 	return out, nil
 }

@@ -110,7 +110,7 @@ func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
 		}
 		return nil, err
 	}
-	if _, err := pl.conn.ExecContext(ctx, c.cn.topo.begin, nil); err != nil {
+	if _, err := pl.conn.run(ctx, c.cn.topo.begin); err != nil {
 		c.afterWriter(pl, err)
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
 		return nil, err
 	}
 	if err = c.cn.pragmas.sync(pl.conn); err == nil {
-		_, err = pl.conn.ExecContext(ctx, "BEGIN", nil)
+		_, err = pl.conn.run(ctx, "BEGIN")
 	}
 	if err != nil {
 		c.finish(pl, err)
@@ -189,8 +189,8 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	var err error
 	if pl.conn == nil {
 		err = errWriterBroke
-	} else if _, err = pl.conn.ExecContext(context.Background(), verb, nil); err != nil && commit {
-		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+	} else if _, err = pl.conn.run(context.Background(), verb); err != nil && commit {
+		_, _ = pl.conn.run(context.Background(), "ROLLBACK")
 	}
 	if t.queryOnly && pl.conn != nil {
 		if _, qerr := pl.conn.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err == nil {
