@@ -73,6 +73,8 @@ func TestBadConnOnlyWhenNothingRan(t *testing.T) {
 		require.Error(t, err)
 		require.False(t, errors.Is(err, driver.ErrBadConn), "%v", err)
 	}
+	require.EqualValues(t, 2, queryInt(t, db, "SELECT count(*) FROM t"),
+		"the script's first statement ran once: database/sql did not retry it on another connection")
 }
 
 // TestCancelledTransactionKeepsItsConnection checks what SessionResetter and Validator buy:
