@@ -184,6 +184,15 @@ func (c *conn) failedOutcome(pl placement, err error) outcome {
 	switch {
 	case pl.claim == nil:
 		return notRun
+	case sqliteCode(err) != 0 && !pl.cls.known:
+		// A string the classifier could not prepare may have failed to prepare on the
+		// writer too, running nothing; it ran only if it changed a value.
+		w := c.cn.writer
+		w.owners.known = false
+		if w.currentChange() == pl.claim.before {
+			return notRun
+		}
+		return ranFailed
 	case sqliteCode(err) != 0, isTimeLimit(err):
 		return ranFailed
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -396,7 +405,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 		if c.tx != nil && c.tx.aborted == nil {
 			c.tx.aborted = fmt.Errorf("%w: %w", ErrTxAborted, errWriterBroke)
 		}
-	case c.tx != nil:
+	case c.tx != nil && !c.tx.readOnly:
 		switch {
 		case c.tx.aborted != nil:
 		case isTimeLimit(err):

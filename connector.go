@@ -292,6 +292,9 @@ func (p *physConn) dropPrepared(s *stmt) {
 	if h := p.statements[s]; h != nil {
 		delete(p.statements, s)
 		if p.closed.Load() {
+			// The connection is being closed by its user, who no longer steps it, and
+			// would not find the statement: finalize it here.
+			h.Close()
 			return
 		}
 		p.dropped = append(p.dropped, h)

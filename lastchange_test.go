@@ -45,6 +45,19 @@ var lastChangeScripts = map[string][]sessionStep{
 		{"b", "INSERT INTO a(id, v) VALUES (1, 'u') ON CONFLICT(id) DO UPDATE SET v = 'upserted'"},
 		{"b", "SELECT last_insert_rowid(), changes()"}, {"a", "SELECT last_insert_rowid(), changes()"},
 	},
+	"an insert that does not prepare": {
+		{"a", "INSERT INTO a(v) VALUES ('1'), ('2'), ('3')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
+		{"a", "INSERT INTO a(nosuch) VALUES (1)"}, {"a", "SELECT changes(), last_insert_rowid()"},
+		{"b", "UPDATE b SET v = v"}, {"a", "INSERT INTO missing VALUES (1)"},
+		{"a", "SELECT changes(), last_insert_rowid()"},
+	},
+	"WITH ... UPDATE whose trigger inserts": {
+		{"a", "CREATE TABLE log(id INTEGER PRIMARY KEY, note)"},
+		{"a", "CREATE TRIGGER a_upd AFTER UPDATE ON a BEGIN INSERT INTO log(note) VALUES ('u'); END"},
+		{"a", "INSERT INTO a(v) VALUES ('1'), ('2'), ('3')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
+		{"a", "WITH k(id) AS (SELECT 1) UPDATE a SET v = 'x' WHERE id IN (SELECT id FROM k)"},
+		{"a", "SELECT last_insert_rowid(), changes()"}, {"b", "SELECT last_insert_rowid(), changes()"},
+	},
 	"a view with an INSTEAD OF trigger": {
 		{"a", "INSERT INTO a(v) VALUES ('x')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
 		{"a", "INSERT INTO bv(v) VALUES ('through the view')"}, {"a", "SELECT last_insert_rowid(), changes()"},

@@ -160,6 +160,7 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		p.count--
 		p.inUse--
 		p.endReadLocked(c.readEpoch)
+		p.drainedLocked()
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
 	} else if c != nil {
@@ -194,6 +195,15 @@ func (p *readerPool) handOutLocked() uint64 {
 		p.active[e&1]++
 	}
 	return e
+}
+
+// drainedLocked wakes the pool's close once the last reader in use came back, or the last
+// slot handed out was given up.
+func (p *readerPool) drainedLocked() {
+	if p.closed && p.inUse == 0 && p.drained != nil {
+		close(p.drained)
+		p.drained = nil
+	}
 }
 
 // endReadLocked counts the end of a read that began in epoch e, and wakes a checkpoint
@@ -231,6 +241,7 @@ func (p *readerPool) openInSlot(e uint64) (*physConn, error) {
 		p.count--
 		p.inUse--
 		p.endReadLocked(e)
+		p.drainedLocked()
 		p.wakeForSlotLocked()
 		return nil, err
 	}
@@ -276,10 +287,7 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 	switch {
 	case p.closed || broken:
 		p.count--
-		if p.closed && p.inUse == 0 && p.drained != nil {
-			close(p.drained)
-			p.drained = nil
-		}
+		p.drainedLocked()
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
 		c.Close()

@@ -3,6 +3,7 @@ package sqliteserial
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -186,4 +187,45 @@ func TestNestedReadsBeyondTheReaderLimit(t *testing.T) {
 	require.Positive(t, s.ReadersOverflowed)
 	require.Less(t, s.ReadersOverflowed, uint64(readers*20), "the extra readers were reused")
 	require.Zero(t, s.ReadersInUse)
+}
+
+// TestPoolCloseWithASlotThatFailsToOpen checks Close of the pool while a caller opens a
+// reader in a slot it was handed: the open fails as the pool is closed, and Close must not
+// wait for a reader that will never come back.
+func TestPoolCloseWithASlotThatFailsToOpen(t *testing.T) {
+	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/c.db", Readers: 1})
+	p := cn.readers
+	entered, release := make(chan struct{}), make(chan struct{})
+	p.mu.Lock()
+	open := p.openConn
+	p.openConn = func() (*physConn, error) {
+		close(entered)
+		<-release
+		return open()
+	}
+	p.mu.Unlock()
+
+	got := make(chan error, 1)
+	go func() {
+		c, err := p.get(background)
+		if err == nil {
+			p.put(c, false, false)
+		}
+		got <- err
+	}()
+	receive(t, entered)
+	closed := make(chan error, 1)
+	go func() { closed <- p.close(farFuture()) }()
+	for { // until close found the slot in use and waits for it
+		p.mu.Lock()
+		waiting := p.drained != nil
+		p.mu.Unlock()
+		if waiting {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	require.ErrorIs(t, receive(t, got), ErrClosed)
+	require.NoError(t, receive(t, closed), "close returned once the slot was given up")
 }

@@ -315,6 +315,8 @@ type statementEvents struct {
 	// a row it updates instead of inserting leaves last_insert_rowid() as it was.
 	insertTable, insertSchema string
 	upsert                    bool
+	// changed is set once the authorizer reported the first INSERT, UPDATE or DELETE.
+	changed bool
 }
 
 // observe is the classifier's authorizer. It never denies: it only records.
@@ -333,10 +335,16 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 			ev.pins = ev.pins || !isSchemaTable(arg1)
 		}
 	}
+	// The statement's own table is authorized before those of its triggers: the first
+	// INSERT, UPDATE or DELETE reported is the statement's. Only an INSERT there sets
+	// last_insert_rowid().
 	switch {
-	case op == sqlite3.SQLITE_INSERT && ev.insertTable == "":
-		ev.insertTable, ev.insertSchema = arg1, database
-	case op == sqlite3.SQLITE_UPDATE && arg1 == ev.insertTable && database == ev.insertSchema:
+	case !ev.changed && (op == sqlite3.SQLITE_INSERT || op == sqlite3.SQLITE_UPDATE || op == sqlite3.SQLITE_DELETE):
+		ev.changed = true
+		if op == sqlite3.SQLITE_INSERT {
+			ev.insertTable, ev.insertSchema = arg1, database
+		}
+	case op == sqlite3.SQLITE_UPDATE && ev.insertTable != "" && arg1 == ev.insertTable && database == ev.insertSchema:
 		ev.upsert = true
 	}
 	switch op {

@@ -56,3 +56,22 @@ func TestStatementCloseDoesNotWaitForAnotherSession(t *testing.T) {
 	require.EqualValues(t, 8, v, "the reader is fine afterwards")
 	require.Equal(t, 1, cn.Stats().ReadersOpen)
 }
+
+// TestStatementClosedAsItsConnectionCloses replays, step by step, a prepared statement
+// closed by one session while the connection it was prepared on is being closed by its
+// user: the statement must still be finalized, not left to a connection that is gone.
+func TestStatementClosedAsItsConnectionCloses(t *testing.T) {
+	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/d.db"})
+	p, err := cn.readers.get(background)
+	require.NoError(t, err)
+	s := &stmt{query: "SELECT 1"}
+	h, err := p.prepared(s)
+	require.NoError(t, err)
+
+	p.closed.Store(true) // Close has begun: its CompareAndSwap succeeded
+	p.dropPrepared(s)    // the statement's session closes it first
+	p.closed.Store(false)
+	require.NoError(t, p.Close()) // Close goes on
+	cn.readers.put(p, true, false)
+	require.NoError(t, h.Close(), "finalized, or still finalizable")
+}

@@ -291,3 +291,26 @@ func TestTransactionEndedBySQLite(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyTransactionBesideFailingWriterRows checks a read-only transaction begun on a
+// session whose rows of a statement on the writer are still open: when those rows fail, the
+// read-only transaction, which runs on a reader, is not affected.
+func TestReadOnlyTransactionBesideFailingWriterRows(t *testing.T) {
+	db, _ := openDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(v INTEGER)", "INSERT INTO t VALUES (1)")
+	c, err := db.Conn(background)
+	require.NoError(t, err)
+	defer c.Close()
+	rows, err := c.QueryContext(background, // on the writer; overflows at its second row
+		"SELECT last_insert_rowid() + CASE WHEN x = 2 THEN abs(-9223372036854775807 - 1) ELSE 0 END FROM (SELECT 1 AS x UNION ALL SELECT 2)")
+	require.NoError(t, err)
+	tx, err := c.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	defer tx.Rollback()
+	for rows.Next() {
+	}
+	require.ErrorContains(t, rows.Err(), "integer overflow")
+	require.NoError(t, rows.Close())
+	require.EqualValues(t, 1, queryInt(t, tx, "SELECT count(*) FROM t"))
+	require.NoError(t, tx.Commit())
+}
