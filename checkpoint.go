@@ -124,7 +124,7 @@ var errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of olde
 type readEpochs struct {
 	epoch  atomic.Uint64
 	active [2]atomic.Int64 // session reads under way, by the parity of the epoch they began in
-	pool   *readerPool     // counts the reads on readers; nil before the connector starts
+	pool   *readerPool     // counts the reads on readers; set when the connector starts
 
 	mu      sync.Mutex
 	drained chan struct{} // closed when the counter waited for reaches zero
@@ -160,27 +160,21 @@ func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
 	old := r.epoch.Load()
 	previous, current := (old+1)&1, old&1
 	p := r.pool
-	var poolDrained chan struct{}
-	if p != nil {
-		p.mu.Lock()
-	}
-	if r.active[previous].Load() != 0 || (p != nil && p.active[previous] != 0) {
+	p.mu.Lock()
+	if r.active[previous].Load() != 0 || p.active[previous] != 0 {
 		// Reads of the epoch before, which an earlier wait gave up on, are still under
 		// way: their counters are not free for the new epoch yet.
-		if p != nil {
-			p.mu.Unlock()
-		}
+		p.mu.Unlock()
 		r.mu.Unlock()
 		return false
 	}
 	r.epoch.Store(old + 1)
-	if p != nil {
-		if p.active[current] != 0 {
-			poolDrained = make(chan struct{})
-			p.drainCh, p.drainParity = poolDrained, current
-		}
-		p.mu.Unlock()
+	var poolDrained chan struct{}
+	if p.active[current] != 0 {
+		poolDrained = make(chan struct{})
+		p.drainCh, p.drainParity = poolDrained, current
 	}
+	p.mu.Unlock()
 	var drained chan struct{}
 	if r.active[current].Load() != 0 {
 		drained = make(chan struct{})
@@ -194,22 +188,17 @@ func (r *readEpochs) waitForEarlier(deadline time.Time) bool {
 	r.drained = nil
 	done := r.active[current].Load() == 0
 	r.mu.Unlock()
-	if p != nil {
-		p.mu.Lock()
-		p.drainCh = nil
-		done = done && p.active[current] == 0
-		p.mu.Unlock()
-	}
+	p.mu.Lock()
+	p.drainCh = nil
+	done = done && p.active[current] == 0
+	p.mu.Unlock()
 	return done
 }
 
 // underway returns the number of reads under way, on readers and session connections.
 func (r *readEpochs) underway() int64 {
-	n := r.active[0].Load() + r.active[1].Load()
-	if p := r.pool; p != nil {
-		p.mu.Lock()
-		n += int64(p.active[0] + p.active[1])
-		p.mu.Unlock()
-	}
-	return n
+	p := r.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return r.active[0].Load() + r.active[1].Load() + int64(p.active[0]+p.active[1])
 }

@@ -178,24 +178,18 @@ func (c *conn) newClaim() *dmlClaim {
 }
 
 // failedOutcome tells how a statement that claimed the writer's values and failed with err
-// ended. An error from SQLite, or an interruption, comes from a statement that ran; a
-// context that ended before mattn stepped the statement leaves the values as they were.
+// ended. SQLite's error for a statement the classifier prepared, or its time limit, comes
+// from a statement that ran; otherwise it ran only if the values changed.
 func (c *conn) failedOutcome(pl placement, err error) outcome {
 	switch {
 	case pl.claim == nil:
 		return notRun
-	case sqliteCode(err) != 0 && !pl.cls.known:
+	case (sqliteCode(err) != 0 && pl.cls.known) || isTimeLimit(err):
+		return ranFailed
+	case sqliteCode(err) != 0, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// A string the classifier could not prepare may have failed to prepare on the
-		// writer too, running nothing; it ran only if it changed a value.
-		w := c.cn.writer
-		w.owners.known = false
-		if w.currentChange() == pl.claim.before {
-			return notRun
-		}
-		return ranFailed
-	case sqliteCode(err) != 0, isTimeLimit(err):
-		return ranFailed
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// writer too, and a context may have ended before mattn stepped the statement:
+		// either ran only if it changed a value.
 		w := c.cn.writer
 		w.owners.known = false
 		if w.currentChange() == pl.claim.before {

@@ -223,6 +223,20 @@ func (p *physConn) run(ctx context.Context, query string) (driver.Result, error)
 	return h.ExecContext(ctx, nil)
 }
 
+// endTx ends the connection's transaction with COMMIT, or with ROLLBACK when commit is
+// false. A COMMIT that SQLite refuses is followed by a ROLLBACK, as mattn/go-sqlite3 does:
+// the transaction is over either way. The result is the ending statement's.
+func (p *physConn) endTx(commit bool) (driver.Result, error) {
+	if !commit {
+		return p.run(context.Background(), "ROLLBACK")
+	}
+	res, err := p.run(context.Background(), "COMMIT")
+	if err != nil && !p.AutoCommit() {
+		_, _ = p.run(context.Background(), "ROLLBACK")
+	}
+	return res, err
+}
+
 // openPhysical counts the physical connections open in the process, for leak checks.
 var openPhysical atomic.Int64
 

@@ -199,3 +199,13 @@ func idSet(t testing.TB, db *sql.DB, query string) map[int64]bool {
 	require.NoError(t, rows.Err())
 	return set
 }
+
+// session returns one connection of db, a session, closed when the test ends (after its
+// deferred calls, so that a transaction on it is ended first).
+func session(t testing.TB, db *sql.DB) *sql.Conn {
+	t.Helper()
+	c, err := db.Conn(background)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}

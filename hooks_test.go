@@ -66,9 +66,7 @@ func TestConnectHookOnEveryConnection(t *testing.T) {
 			require.Equal(t, "A!!!", order)
 			require.NoError(t, ro.Commit())
 
-			c, err := db.Conn(background)
-			require.NoError(t, err)
-			defer c.Close()
+			c := session(t, db)
 			mustExec(t, c, "CREATE TEMP TABLE mine(v TEXT COLLATE reverse)", "INSERT INTO mine VALUES (shout('x')), (shout('y'))")
 			require.NoError(t, c.QueryRowContext(background, "SELECT group_concat(v) FROM (SELECT v FROM mine ORDER BY v)").Scan(&order))
 			require.Equal(t, "Y!,X!", order)

@@ -43,11 +43,9 @@ func TestCloseCheckpointsAndClosesEverything(t *testing.T) {
 func TestCloseRefusesNewWork(t *testing.T) {
 	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/r.db"})
 	mustExec(t, db, "CREATE TABLE t(v INTEGER)")
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 	require.NoError(t, cn.Close())
-	_, err = c.ExecContext(background, "INSERT INTO t VALUES (1)")
+	_, err := c.ExecContext(background, "INSERT INTO t VALUES (1)")
 	require.ErrorIs(t, err, ErrClosed)
 	_, err = c.QueryContext(background, "SELECT * FROM t")
 	require.ErrorIs(t, err, ErrClosed)

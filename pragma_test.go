@@ -61,16 +61,12 @@ func TestPragmaSettingReachesEveryConnection(t *testing.T) {
 			mustExec(t, db, "CREATE TABLE parent(id INTEGER PRIMARY KEY)",
 				"CREATE TABLE child(p INTEGER REFERENCES parent(id))")
 			concurrentReads(t, db, 2, "SELECT rendezvous()") // two readers open before the setting
-			before, err := db.Conn(background)
-			require.NoError(t, err)
-			defer before.Close()
+			before := session(t, db)
 			mustExec(t, before, "CREATE TEMP TABLE own(x)") // a session connection open before
 
 			mustExec(t, db, tc.set)
 
-			after, err := db.Conn(background)
-			require.NoError(t, err)
-			defer after.Close()
+			after := session(t, db)
 			mustExec(t, after, "CREATE TEMP TABLE own(x)") // one opened after
 			meet.Store(newRendezvous(4))
 			probe := "SELECT 'A' LIKE 'a', rendezvous()"
@@ -163,9 +159,7 @@ func TestPragmaSettingInATransactionStaysThere(t *testing.T) {
 func TestPragmaSettingWaitsForATransactionToEnd(t *testing.T) {
 	db, _ := openDB(t, "")
 	mustExec(t, db, "CREATE TABLE p(id INTEGER PRIMARY KEY)", "CREATE TABLE c(pid INTEGER REFERENCES p(id))")
-	session, err := db.Conn(background)
-	require.NoError(t, err)
-	defer session.Close()
+	session := session(t, db)
 	mustExec(t, session, "CREATE TEMP TABLE mine(x)") // a session connection of its own
 
 	onSession, err := session.BeginTx(background, &sql.TxOptions{ReadOnly: true})
@@ -196,18 +190,14 @@ func TestPragmaSettingWaitsForATransactionToEnd(t *testing.T) {
 // connection of its own. Connections opened afterwards do get it.
 func TestTempStoreSettingKeepsOtherSessionsTempTables(t *testing.T) {
 	db, _ := openDB(t, "")
-	before, err := db.Conn(background)
-	require.NoError(t, err)
-	defer before.Close()
+	before := session(t, db)
 	mustExec(t, before, "CREATE TEMP TABLE mine(x)", "INSERT INTO mine VALUES (1)")
 
 	mustExec(t, db, "PRAGMA temp_store = MEMORY")
 	require.EqualValues(t, 1, queryInt(t, before, "SELECT count(*) FROM mine"))
 	require.EqualValues(t, 2, queryInt(t, db, "PRAGMA temp_store"), "the writer has it")
 
-	after, err := db.Conn(background)
-	require.NoError(t, err)
-	defer after.Close()
+	after := session(t, db)
 	mustExec(t, after, "CREATE TEMP TABLE mine(x)")
 	require.EqualValues(t, 2, queryInt(t, after, "PRAGMA temp_store"), "a session connection opened afterwards has it")
 }

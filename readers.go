@@ -48,6 +48,9 @@ type readerPool struct {
 	// testHookGaveUp, when set by a test before the pool is used, is called without mu when
 	// a waiting caller's context ended, before it leaves the queue.
 	testHookGaveUp func()
+	// testHookDraining, when set by a test, is called under mu when close starts waiting
+	// for the readers in use.
+	testHookDraining func()
 }
 
 // readerStats are the pool's cumulative counters.
@@ -157,11 +160,7 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 	// the share it took.
 	if c := <-wait; c != nil && c.slot {
 		p.mu.Lock()
-		p.count--
-		p.inUse--
-		p.endReadLocked(c.readEpoch)
-		p.drainedLocked()
-		p.wakeForSlotLocked()
+		p.giveUpSlotLocked(c.readEpoch)
 		p.mu.Unlock()
 	} else if c != nil {
 		p.giveBack(c, false)
@@ -197,27 +196,31 @@ func (p *readerPool) handOutLocked() uint64 {
 	return e
 }
 
-// drainedLocked wakes the pool's close once the last reader in use came back, or the last
-// slot handed out was given up.
-func (p *readerPool) drainedLocked() {
+// releaseLocked undoes handOutLocked for a read that began in epoch e: it wakes a
+// checkpoint waiting for the reads of e's parity once the last ends, and the pool's close
+// once nothing is in use.
+func (p *readerPool) releaseLocked(e uint64) {
+	p.inUse--
+	if p.reads != nil {
+		i := e & 1
+		p.active[i]--
+		if p.active[i] == 0 && p.drainCh != nil && p.drainParity == i {
+			close(p.drainCh)
+			p.drainCh = nil
+		}
+	}
 	if p.closed && p.inUse == 0 && p.drained != nil {
 		close(p.drained)
 		p.drained = nil
 	}
 }
 
-// endReadLocked counts the end of a read that began in epoch e, and wakes a checkpoint
-// waiting for the reads of e's parity once the last ends.
-func (p *readerPool) endReadLocked(e uint64) {
-	if p.reads == nil {
-		return
-	}
-	i := e & 1
-	p.active[i]--
-	if p.active[i] == 0 && p.drainCh != nil && p.drainParity == i {
-		close(p.drainCh)
-		p.drainCh = nil
-	}
+// giveUpSlotLocked frees a slot handed out in epoch e in which no reader was opened, for
+// the next waiter.
+func (p *readerPool) giveUpSlotLocked(e uint64) {
+	p.count--
+	p.releaseLocked(e)
+	p.wakeForSlotLocked()
 }
 
 // replace closes a reader that was closed underneath and opens another in its slot, for
@@ -238,11 +241,7 @@ func (p *readerPool) openInSlot(e uint64) (*physConn, error) {
 		err = ErrClosed
 	}
 	if err != nil {
-		p.count--
-		p.inUse--
-		p.endReadLocked(e)
-		p.drainedLocked()
-		p.wakeForSlotLocked()
+		p.giveUpSlotLocked(e)
 		return nil, err
 	}
 	p.stats.opened++
@@ -282,12 +281,10 @@ func (p *readerPool) put(c *physConn, broken, suspect bool) {
 // a reader's user calls.
 func (p *readerPool) giveBack(c *physConn, broken bool) {
 	p.mu.Lock()
-	p.inUse--
-	p.endReadLocked(c.readEpoch)
+	p.releaseLocked(c.readEpoch)
 	switch {
 	case p.closed || broken:
 		p.count--
-		p.drainedLocked()
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
 		c.Close()
@@ -326,6 +323,9 @@ func (p *readerPool) close(deadline time.Time) error {
 	}
 	drained := make(chan struct{})
 	p.drained = drained
+	if p.testHookDraining != nil {
+		p.testHookDraining()
+	}
 	p.mu.Unlock()
 	closeAll(idle)
 

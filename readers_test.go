@@ -3,7 +3,6 @@ package sqliteserial
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -195,7 +194,7 @@ func TestNestedReadsBeyondTheReaderLimit(t *testing.T) {
 func TestPoolCloseWithASlotThatFailsToOpen(t *testing.T) {
 	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/c.db", Readers: 1})
 	p := cn.readers
-	entered, release := make(chan struct{}), make(chan struct{})
+	entered, release, draining := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	p.mu.Lock()
 	open := p.openConn
 	p.openConn = func() (*physConn, error) {
@@ -203,28 +202,14 @@ func TestPoolCloseWithASlotThatFailsToOpen(t *testing.T) {
 		<-release
 		return open()
 	}
+	p.testHookDraining = func() { close(draining) }
 	p.mu.Unlock()
 
-	got := make(chan error, 1)
-	go func() {
-		c, err := p.get(background)
-		if err == nil {
-			p.put(c, false, false)
-		}
-		got <- err
-	}()
+	got := getAsync(p, background)
 	receive(t, entered)
 	closed := make(chan error, 1)
 	go func() { closed <- p.close(farFuture()) }()
-	for { // until close found the slot in use and waits for it
-		p.mu.Lock()
-		waiting := p.drained != nil
-		p.mu.Unlock()
-		if waiting {
-			break
-		}
-		runtime.Gosched()
-	}
+	receive(t, draining) // close found the slot in use and waits for it
 	close(release)
 	require.ErrorIs(t, receive(t, got), ErrClosed)
 	require.NoError(t, receive(t, closed), "close returned once the slot was given up")

@@ -236,7 +236,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.schema = cls.schema || ev.schema
 		cls.txControl = cls.txControl || ev.txControl
 		cls.settings = append(cls.settings, ev.settings...)
-		if len(statements) == 1 && ev.insertTable != "" && !ev.upsert && st.keyword != "UPDATE" && st.keyword != "DELETE" {
+		if len(statements) == 1 && ev.insertTable != "" && !ev.upsert {
 			cls.insertsRowid = r.hasRowids(ev.insertSchema, ev.insertTable)
 		}
 	}

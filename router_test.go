@@ -141,9 +141,7 @@ func TestMisroutedWriteIsRetriedOnTheWriter(t *testing.T) {
 func TestSessionStateOnOneConn(t *testing.T) {
 	db, path := openDB(t, "")
 	mustExec(t, db, routeSetup...)
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 
 	t.Run("temp table", func(t *testing.T) {
 		mustExec(t, c, "CREATE TEMP TABLE scratch(x)", "INSERT INTO scratch VALUES (1), (2)")
@@ -196,9 +194,7 @@ func TestTransactionInSQLHoldsTheWriter(t *testing.T) {
 	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/h.db"})
 	mustExec(t, db, routeSetup...)
 	events := queued(t, cn)
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 	mustExec(t, c, "BEGIN", "DELETE FROM t")
 
 	done := make(chan error, 1)

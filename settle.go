@@ -43,21 +43,12 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 	err = c.cn.statementError(ctx, sctx, err)
 	if err != nil {
 		if !p.AutoCommit() {
-			end := "COMMIT"
-			if isInterruption(err) {
-				end = "ROLLBACK"
-			}
-			if _, eerr := p.run(context.Background(), end); eerr != nil {
-				_, _ = p.run(context.Background(), "ROLLBACK")
-			}
+			_, _ = p.endTx(!isInterruption(err))
 		}
 		return nil, err
 	}
-	committed, err := p.run(context.Background(), "COMMIT")
+	committed, err := p.endTx(true)
 	if err != nil {
-		if !p.AutoCommit() {
-			_, _ = p.run(context.Background(), "ROLLBACK")
-		}
 		return nil, err
 	}
 	c.settleChanges(pl, committed, ranOK)

@@ -19,12 +19,8 @@ func TestStatementCloseDoesNotWaitForAnotherSession(t *testing.T) {
 	}
 	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/s.db", Readers: 1, Driver: driverWithFunc("block", block)})
 	mustExec(t, db, "CREATE TABLE t(v)", "INSERT INTO t VALUES (7)")
-	a, err := db.Conn(background)
-	require.NoError(t, err)
-	defer a.Close()
-	b, err := db.Conn(background)
-	require.NoError(t, err)
-	defer b.Close()
+	a := session(t, db)
+	b := session(t, db)
 	released := false
 	defer func() { // before b closes, also when the test fails early
 		if !released {

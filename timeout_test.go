@@ -92,11 +92,9 @@ func TestTimeLimitRollsBackAWriteTransaction(t *testing.T) {
 func TestTimeLimitRollsBackATransactionBegunInSQL(t *testing.T) {
 	db, _ := openDB(t, "_serial_query_timeout=100ms")
 	mustExec(t, db, "CREATE TABLE t(v INTEGER)")
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 	mustExec(t, c, "BEGIN", "INSERT INTO t VALUES (1)")
-	_, err = c.ExecContext(background, runawayWrite)
+	_, err := c.ExecContext(background, runawayWrite)
 	requireTimeLimit(t, err, 100*time.Millisecond)
 	mustExec(t, db, "INSERT INTO t VALUES (2)")
 	require.EqualValues(t, 1, queryInt(t, db, "SELECT count(*) FROM t"))

@@ -160,9 +160,7 @@ func makeQueryOnly(p *physConn) (bool, error) {
 	return err == nil, err
 }
 
-// endTx commits or rolls back t and gives back what it holds. As mattn/go-sqlite3 does, a
-// failed COMMIT is followed by a ROLLBACK, since database/sql considers the transaction
-// over either way.
+// endTx commits or rolls back t and gives back what it holds.
 func (c *conn) endTx(t *tx, commit bool) error {
 	if c.tx != t {
 		return sql.ErrTxDone
@@ -178,10 +176,6 @@ func (c *conn) endTx(t *tx, commit bool) error {
 		}
 		return nil
 	}
-	verb := "ROLLBACK"
-	if commit {
-		verb = "COMMIT"
-	}
 	pl := t.pl
 	if !t.readOnly {
 		pl = placement{conn: c.writeTarget(), kind: onWriter, cls: noJudgement}
@@ -189,8 +183,8 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	var err error
 	if pl.conn == nil {
 		err = errWriterBroke
-	} else if _, err = pl.conn.run(context.Background(), verb); err != nil && commit {
-		_, _ = pl.conn.run(context.Background(), "ROLLBACK")
+	} else {
+		_, err = pl.conn.endTx(commit)
 	}
 	if t.queryOnly && pl.conn != nil {
 		if _, qerr := pl.conn.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err == nil {

@@ -194,9 +194,7 @@ func TestReadOnlyTransactionInsideATransactionBegunInSQL(t *testing.T) {
 	plain, err := sql.Open("sqlite3", t.TempDir()+"/plain.db")
 	require.NoError(t, err)
 	defer plain.Close()
-	pc, err := plain.Conn(background)
-	require.NoError(t, err)
-	defer pc.Close()
+	pc := session(t, plain)
 	mustExec(t, pc, "BEGIN")
 	_, want := pc.BeginTx(background, &sql.TxOptions{ReadOnly: true})
 	require.Error(t, want)
@@ -228,9 +226,7 @@ func TestReadOnlyTransactionInsideATransactionBegunInSQL(t *testing.T) {
 func TestReadOnlyTransactionOnASessionConnection(t *testing.T) {
 	db, _ := openDB(t, "")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)")
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 	mustExec(t, c, "CREATE TEMP TABLE scratch(x)") // a connection of its own
 
 	tx, err := c.BeginTx(background, &sql.TxOptions{ReadOnly: true})
@@ -298,9 +294,7 @@ func TestTransactionEndedBySQLite(t *testing.T) {
 func TestReadOnlyTransactionBesideFailingWriterRows(t *testing.T) {
 	db, _ := openDB(t, "")
 	mustExec(t, db, "CREATE TABLE t(v INTEGER)", "INSERT INTO t VALUES (1)")
-	c, err := db.Conn(background)
-	require.NoError(t, err)
-	defer c.Close()
+	c := session(t, db)
 	rows, err := c.QueryContext(background, // on the writer; overflows at its second row
 		"SELECT last_insert_rowid() + CASE WHEN x = 2 THEN abs(-9223372036854775807 - 1) ELSE 0 END FROM (SELECT 1 AS x UNION ALL SELECT 2)")
 	require.NoError(t, err)
