@@ -14,7 +14,11 @@ import (
 // runs only if the wait succeeded; no other statement runs on the writer until fn returns.
 //
 // fn must not keep c, close it, or leave a transaction open: a transaction fn leaves open
-// is rolled back, and a connection fn closed is replaced. A schema change fn makes is seen
+// is rolled back, and a connection fn closed is replaced. After fn deserialized an image
+// over the main database (c.Deserialize(image, "main")), the image is copied into the
+// database file, which every connection of the *sql.DB then reads and writes, and the
+// writer connection is replaced by one on the file: what fn installed on c (functions,
+// hooks, limits) is gone with it. A schema change fn makes is seen
 // by the router, whose cached judgements are dropped afterwards. On a read-only database
 // there is no writer, and WithWriter fails.
 func (cn *Connector) WithWriter(ctx context.Context, fn func(c *sqlite3.SQLiteConn) error) error {
@@ -32,13 +36,19 @@ func (cn *Connector) WithWriter(ctx context.Context, fn func(c *sqlite3.SQLiteCo
 	if err := cn.pragmas.sync(w.conn); err != nil {
 		return err
 	}
-	w.running = nil
 	err := fn(w.conn.SQLiteConn)
-	w.forgetChanges()
 	cn.router.invalidate()
-	if closedUnderneath(w.conn) {
+	cn.readers.fileChanged()
+	switch {
+	case closedUnderneath(w.conn):
 		w.checkBroken()
-	} else if !w.conn.AutoCommit() {
+	case !cn.topo.memory && mainInMemory(w.conn.h):
+		// fn deserialized an image over the writer's main database, which now lives in
+		// memory: the image goes into the database file, where every connection sees it.
+		if aerr := w.adoptImage(); err == nil {
+			err = aerr
+		}
+	case !w.conn.AutoCommit():
 		_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK", nil)
 		if err == nil {
 			err = fmt.Errorf("sqliteserial: WithWriter: fn left a transaction open; it was rolled back")

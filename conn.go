@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -27,8 +28,11 @@ var (
 // session connection, and runs everything there; its writes still wait for the writer's
 // turn, so that writes stay serialized.
 //
-// database/sql never calls a conn from two goroutines at once (it holds its own lock around
-// every call, Rows.Close and Tx.Rollback included), so conn's fields need no lock.
+// Owner: the session's own calls. database/sql never calls a conn from two goroutines at
+// once (it holds its own lock around every call, Rows.Close and Tx.Rollback included), and
+// no other type writes conn's fields: what the session holds of the writer, the reader pool
+// or its own connection is given back through their methods. The one field another type
+// reads is last, through the writer's ledger, and only inside the session's own call.
 type conn struct {
 	cn *Connector
 
@@ -47,19 +51,23 @@ type conn struct {
 	sessionUses  int
 	sessionShare bool
 
-	// reader is the reader the session uses, while readerRefs > 0: rows are open on it or
-	// a read-only transaction runs on it. Further reads of the session share it.
-	reader     *physConn
-	readerRefs int
-	// readerSuspect is set once a statement on the reader might have begun a transaction.
-	readerSuspect bool
+	// leases are the readers the session holds, for open rows or a read-only transaction;
+	// reader is the one its further reads share, so that they read the same snapshot, as
+	// on one connection. Once the session may have written, reader is nil: its later reads
+	// take a new lease, whose snapshot holds the write, while the rows that hold the older
+	// lease go on with theirs.
+	leases []*readerLease
+	reader *readerLease
+	// tempOpen is set once the session ran a statement that opens a connection's temp
+	// database (classification.opensTemp): its database_list then lists temp, as on one
+	// connection.
+	tempOpen bool
 
-	// saved are the session's own last_insert_rowid() and changes() while the shared
-	// writer connection holds another session's (see lastchange.go). claimSlot is the room
-	// for the claim of its statement on the writer, while claimSlotUsed.
-	saved         lastChange
-	claimSlot     dmlClaim
-	claimSlotUsed bool
+	// last are the session's own last_insert_rowid() and changes() on the shared writer
+	// (see lastchange.go): written only by the writer's ledger during the session's own
+	// statements there, read by the session for the results of statements that did not run
+	// on a connection of its own.
+	last lastChange
 
 	// lastQuery and lastJudgement are the session's last classification, from the
 	// router's cache as lastCache was: a session often runs one statement again and again.
@@ -140,64 +148,33 @@ type placement struct {
 	conn *physConn
 	kind placeKind
 	cls  *classification
+	// lease is the reader lease of a statement on a reader.
+	lease *readerLease
 	// retry is set for a reader chosen by classification: a write that fails there as
 	// read-only is run again on the writer.
 	retry bool
-	// claim is set when the statement claimed last_insert_rowid() and changes() on the
-	// shared writer connection (see lastchange.go); settleChanges gives it back.
-	claim *dmlClaim
+	// entered is set when the statement runs on the shared writer connection, whose ledger
+	// reports the session's last_insert_rowid() and changes() until settleChanges.
+	entered bool
 }
 
-// settleChanges records what the statement at pl left in last_insert_rowid() and
-// changes(), if it claimed them; after is its Exec result, nil when there is none, and how
-// is how it ended.
-func (c *conn) settleChanges(pl placement, after driver.Result, how outcome) {
-	w := c.cn.writer
-	switch {
-	case pl.claim != nil && after != nil:
-		v := resultChange(after)
-		w.settleChanges(c, *pl.claim, &v, how)
-	case pl.claim != nil:
-		w.settleChanges(c, *pl.claim, nil, how)
-	case after != nil && pl.kind == onWriter && w != nil && pl.conn == w.conn:
-		w.noteChange(resultChange(after))
-	}
-	if pl.claim == &c.claimSlot {
-		c.claimSlotUsed = false
-	}
-}
-
-// newClaim returns room for a claim: the session's own slot, unless rows of an earlier
-// statement still hold it.
-func (c *conn) newClaim() *dmlClaim {
-	if c.claimSlotUsed {
-		return new(dmlClaim)
-	}
-	c.claimSlotUsed = true
-	return &c.claimSlot
-}
-
-// failedOutcome tells how a statement that claimed the writer's values and failed with err
-// ended. SQLite's error for a statement the classifier prepared, or its time limit, comes
-// from a statement that ran; otherwise it ran only if the values changed.
-func (c *conn) failedOutcome(pl placement, err error) outcome {
-	switch {
-	case pl.claim == nil:
-		return notRun
-	case (sqliteCode(err) != 0 && pl.cls.known) || isTimeLimit(err):
-		return ranFailed
-	case sqliteCode(err) != 0, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		// A string the classifier could not prepare may have failed to prepare on the
-		// writer too, and a context may have ended before mattn stepped the statement:
-		// either ran only if it changed a value.
+// settleChanges ends the statement at pl on the shared writer's ledger, if it entered it;
+// ran reports whether the statement ran (it may have failed while running), as opposed to
+// failing before its first step.
+func (c *conn) settleChanges(pl placement, ran bool) {
+	if pl.entered {
 		w := c.cn.writer
-		w.owners.known = false
-		if w.currentChange() == pl.claim.before {
-			return notRun
-		}
-		return ranFailed
+		w.ledger.leave(pl.conn.h, ran && (pl.cls.dml || pl.cls.mayChange))
 	}
-	return notRun
+}
+
+// ranWhenFailed reports whether a statement at pl that failed with err ran. SQLite's error
+// for a statement the classifier prepared, or its time limit, comes from a statement that
+// ran; a string the classifier could not prepare may have failed to prepare, and a context
+// may have ended before mattn stepped the statement, so those are not known to have run
+// (the ledger still sees whether they changed a value).
+func ranWhenFailed(pl placement, err error) bool {
+	return (sqliteCode(err) != 0 && pl.cls.known) || isTimeLimit(err)
 }
 
 // usable returns the error for a call on a closed session or connector.
@@ -219,7 +196,7 @@ func (c *conn) place(ctx context.Context, query string) (placement, error) {
 		return placement{}, err
 	}
 	if err := c.cn.pragmas.sync(pl.conn); err != nil {
-		c.settleChanges(pl, nil, notRun)
+		c.settleChanges(pl, false)
 		c.finish(pl, nil)
 		return placement{}, err
 	}
@@ -248,17 +225,25 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		if err != nil {
 			return placement{}, err
 		}
+		if cls.pins && c.session == nil && c.tx == nil && !c.sqlTx {
+			// Only rows of a statement hold the turn, not a transaction: the statement's
+			// state is the session's own as always.
+			if err := c.openSession(); err != nil {
+				return placement{}, err
+			}
+		}
 		c.cn.routes.pinned.Add(1)
 		return c.placeOnWriter(ctx, cls)
 	}
-	cls, err := c.classify(ctx, query, c.reader == nil && c.sessionUses == 0)
+	cls, err := c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0)
 	if err != nil {
 		return placement{}, err
 	}
-	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl)) {
+	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl) || (cls.beginsTx && c.promotable())) {
 		// The statement makes state of the session's own: it moves to a connection of its
 		// own, from this statement on. (On a read-only database that includes
-		// transactions begun in SQL, which have no writer to hold.)
+		// transactions begun in SQL, which have no writer to hold; with rows open on a
+		// reader, a transaction begun in SQL, which keeps their snapshot there.)
 		if err := c.openSession(); err != nil {
 			return placement{}, err
 		}
@@ -277,6 +262,18 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	case cls.route == toWriter:
 		c.cn.routes.writer.Add(1)
 		return c.placeOnWriter(ctx, cls)
+	case cls.listsDatabases && c.tempOpen:
+		// Readers never keep their temp database open; the writer, with its own open,
+		// lists what the session's connection would.
+		c.cn.routes.writer.Add(1)
+		pl, err := c.placeOnWriter(ctx, cls)
+		if err == nil {
+			if err = pl.conn.openTemp(); err != nil {
+				c.settleChanges(pl, false)
+				c.finish(pl, err)
+			}
+		}
+		return pl, err
 	}
 	c.cn.routes.reader.Add(1)
 	pl, err := c.placeForRead(ctx, cls)
@@ -313,6 +310,9 @@ func (c *conn) sessionWrites(cls *classification, query string) bool {
 // shared writer.
 func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placement, error) {
 	w := c.cn.writer
+	if !cls.readsOnly {
+		c.reader = nil // the session's later reads must see what this statement writes
+	}
 	if !c.holding {
 		if err := w.acquire(ctx, holdStatement); err != nil {
 			return placement{}, err
@@ -328,14 +328,8 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 		c.afterWriter(placement{kind: onWriter, cls: noJudgement}, errWriterBroke)
 		return placement{}, errWriterBroke
 	}
-	pl := placement{conn: w.conn, kind: onWriter, cls: cls}
-	w.running = c
-	if cls.dml || (!cls.known && cls.mayChange) {
-		pl.claim = c.newClaim()
-		*pl.claim = w.claimChanges(c)
-		pl.claim.insertsRowid = cls.insertsRowid
-	}
-	return pl, nil
+	w.ledger.enter(w.conn.h, &c.last)
+	return placement{conn: w.conn, kind: onWriter, cls: cls, entered: true}, nil
 }
 
 // placeForRead places a statement that does not write: on the session's own connection if
@@ -347,11 +341,11 @@ func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement
 		}
 		return placement{conn: c.session, kind: onSession, cls: cls}, nil
 	}
-	r, err := c.acquireReader(ctx)
+	l, err := c.acquireReader(ctx)
 	if err != nil {
 		return placement{}, err
 	}
-	return placement{conn: r, kind: onReader, cls: cls}, nil
+	return placement{conn: l.conn, kind: onReader, cls: cls, lease: l}, nil
 }
 
 // misrouted reports whether err shows that a statement run on a reader wrote: SQLite
@@ -371,6 +365,7 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 // finish gives back what place took, once the statement (and its rows) are done; err is
 // the statement's error.
 func (c *conn) finish(pl placement, err error) {
+	c.tempOpen = c.tempOpen || pl.cls.opensTemp
 	switch pl.kind {
 	case onWriter:
 		c.afterWriter(pl, err)
@@ -379,8 +374,9 @@ func (c *conn) finish(pl placement, err error) {
 	default:
 		// A reader is checked for a transaction left open only after a statement that
 		// could have begun one; that check is a call into SQLite on every read otherwise.
-		c.readerSuspect = c.readerSuspect || !pl.cls.known || pl.cls.txControl
-		c.releaseReader(err)
+		pl.lease.suspect = pl.lease.suspect || !pl.cls.known || pl.cls.txControl
+		pl.lease.opensTemp = pl.lease.opensTemp || pl.cls.opensTemp
+		c.releaseReader(pl.lease, err)
 	}
 }
 
@@ -410,9 +406,10 @@ func (c *conn) afterWriter(pl placement, err error) {
 			// and commit at once; they fail instead, as Commit does.
 			c.tx.aborted = fmt.Errorf("%w: SQLite rolled it back after: %w", ErrTxAborted, err)
 		}
-	case c.cn.writer.conn == p && isReadOnlyError(err) && !c.cn.topo.memory && p.AutoCommit():
+	case c.cn.writer.conn == p && isReadOnlyError(err) && !c.cn.topo.memory && p.AutoCommit() && mainReadOnly(p.h):
 		// SQLite opens a file it may not write read-only, silently; once the file is
-		// writable again only a new connection writes. The next unit gets one.
+		// writable again only a new connection writes. The next unit gets one. (A refusal
+		// under PRAGMA query_only keeps the connection, and what WithWriter installed on it.)
 		c.cn.writer.reopen = true
 		c.sqlTx = false
 	default:
@@ -438,6 +435,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 	}
 	if pl.cls.schema {
 		c.cn.router.invalidate()
+	}
+	if pl.cls.fileChange {
+		c.cn.readers.fileChanged()
 	}
 	c.releaseWriterIfIdle()
 }
@@ -470,35 +470,44 @@ func (c *conn) releaseWriterIfIdle() {
 		return
 	}
 	c.holding = false
-	c.cn.writer.running = nil
 	c.cn.writer.release()
 }
 
-// acquireReader returns the session's reader, taking one from the pool unless it uses one
-// already. Each call must be matched by releaseReader.
-func (c *conn) acquireReader(ctx context.Context) (*physConn, error) {
-	if c.reader != nil {
-		c.readerRefs++
-		return c.reader, nil
+// acquireReader returns the lease the session's reads share, taking a reader from the pool
+// when there is none. A session that holds a lease already (its rows are open) does not
+// wait for readers other sessions hold. Each call must be matched by releaseReader.
+func (c *conn) acquireReader(ctx context.Context) (*readerLease, error) {
+	if l := c.reader; l != nil {
+		l.refs++
+		return l, nil
 	}
-	r, err := c.cn.readers.get(ctx)
+	r, err := c.cn.readers.get(ctx, len(c.leases) > 0)
 	if err != nil {
 		return nil, err
 	}
-	c.reader, c.readerRefs = r, 1
-	return r, nil
+	l := &readerLease{conn: r, refs: 1}
+	c.leases = append(c.leases, l)
+	c.reader = l
+	return l, nil
 }
 
-// releaseReader drops one use of the session's reader and gives it back to the pool after
+// releaseReader drops one use of the lease l and gives its reader back to the pool after
 // the last; err is the error of the statement that used it.
-func (c *conn) releaseReader(err error) {
-	c.readerRefs--
-	if c.readerRefs > 0 {
+func (c *conn) releaseReader(l *readerLease, err error) {
+	l.refs--
+	if l.promoted {
+		c.releaseSessionRead(err)
 		return
 	}
-	r, suspect := c.reader, c.readerSuspect
-	c.reader, c.readerSuspect = nil, false
-	c.cn.readers.put(r, err != nil && closedUnderneath(r), suspect)
+	if l.refs > 0 {
+		return
+	}
+	if c.reader == l {
+		c.reader = nil
+	}
+	c.leases = slices.DeleteFunc(c.leases, func(x *readerLease) bool { return x == l })
+	// A reader whose temp database a statement opened is closed: readers never list temp.
+	c.cn.readers.put(l.conn, l.opensTemp || (err != nil && closedUnderneath(l.conn)), l.suspect)
 }
 
 // acquireSessionRead starts a read on the session's own connection. On a database without
@@ -539,12 +548,55 @@ func (c *conn) releaseSessionRead(err error) {
 
 // openSession gives the session a connection of its own.
 func (c *conn) openSession() error {
+	if c.promotable() {
+		return c.promote(c.reader)
+	}
 	p, err := c.cn.openSession()
 	if err != nil {
 		return err
 	}
+	// The session's last insert stays its last insert there; SQLite offers no way to
+	// carry its changes() over.
+	enterValues(p.h, c.last.rowid)
 	c.session = p
 	return nil
+}
+
+// promotable reports whether the session's reader lease can become its own connection: it is
+// the only one the session holds, its snapshot has seen every write of the session, and
+// the pool's readers can be promoted.
+func (c *conn) promotable() bool {
+	return c.reader != nil && len(c.leases) == 1 && c.session == nil && c.cn.readersPromotable()
+}
+
+// promote makes the reader of l, the session's only lease, its own connection, as
+// openSession does: the reader holds the snapshot of the rows open on it, which the
+// session's later statements see there, as on one connection.
+func (c *conn) promote(l *readerLease) error {
+	p := l.conn
+	if c.cn.writer != nil {
+		if _, err := p.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err != nil {
+			return err
+		}
+	}
+	c.cn.readers.detach(p)
+	c.cn.adoptSession(p)
+	p.readEpoch = c.cn.reads.begin()
+	enterValues(p.h, c.last.rowid)
+	l.promoted = true
+	c.session, c.sessionUses = p, l.refs
+	c.leases, c.reader = nil, nil
+	return nil
+}
+
+// beginStatement is the statement that begins the driver's own transaction on p: BEGIN
+// IMMEDIATE (EXCLUSIVE with _txlock=exclusive), but on a session's own connection with
+// reads open on it mattn's own, which keeps their snapshot, as on one mattn connection.
+func (c *conn) beginStatement(p *physConn) string {
+	if p == c.session && c.sessionUses > 0 {
+		return c.cn.topo.sessionBegin
+	}
+	return c.cn.topo.begin
 }
 
 // ExecContext implements driver.ExecerContext.
@@ -557,22 +609,15 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.settleChanges(pl, res, ranOK)
-	if pl.conn != c.session && !pl.cls.empty && !c.ownsChanges(pl) {
+	c.settleChanges(pl, true)
+	if pl.conn != c.session && !pl.cls.empty {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
 		// for a statement that changed nothing (but for a string with no statement at all);
-		// on a shared connection those must be the session's own.
-		res = c.saved
+		// on a shared connection those are the session's own.
+		res = c.last
 	}
 	c.finish(pl, nil)
 	return res, nil
-}
-
-// ownsChanges reports whether the shared writer's last_insert_rowid() and changes() are
-// the session's, after its statement at pl: then mattn's result carries them already.
-func (c *conn) ownsChanges(pl placement) bool {
-	o := &c.cn.writer.owners
-	return pl.claim != nil && o.rowidOwner == c && o.changesOwner == c
 }
 
 // retryOnWriter gives back the reader that refused a write and places it on the writer.
@@ -581,7 +626,7 @@ func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, erro
 	pl, err := c.placeOnWriter(ctx, pl.cls)
 	if err == nil {
 		if err = c.cn.pragmas.sync(pl.conn); err != nil {
-			c.settleChanges(pl, nil, notRun)
+			c.settleChanges(pl, false)
 			c.finish(pl, err)
 		}
 	}
@@ -590,7 +635,7 @@ func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, erro
 
 // failed gives back what a statement that failed at pl took.
 func (c *conn) failed(pl placement, err error) {
-	c.settleChanges(pl, nil, c.failedOutcome(pl, err))
+	c.settleChanges(pl, ranWhenFailed(pl, err))
 	c.finish(pl, err)
 }
 
@@ -665,7 +710,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	cls, err := c.classify(ctx, query, !c.holding && c.reader == nil && c.sessionUses == 0)
+	cls, err := c.classify(ctx, query, !c.holding && len(c.leases) == 0 && c.sessionUses == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -675,8 +720,8 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		if err != nil {
 			return nil, err
 		}
-		pl.cls = noJudgement // preparing leaves nothing behind
-		c.settleChanges(pl, nil, notRun)
+		c.settleChanges(pl, false) // preparing leaves nothing behind
+		pl.cls = noJudgement
 		s, err := pl.conn.PrepareContext(ctx, query)
 		if err == nil {
 			n = s.NumInput()
@@ -739,9 +784,10 @@ func (c *conn) Close() error {
 	}
 	c.writeRows = 0
 	c.releaseWriterIfIdle()
-	if c.reader != nil {
-		c.readerRefs, c.readerSuspect = 1, true
-		c.releaseReader(nil)
+	for len(c.leases) > 0 {
+		l := c.leases[0]
+		l.refs, l.suspect = 1, true
+		c.releaseReader(l, nil)
 	}
 	if c.sessionUses > 0 {
 		c.sessionUses = 1
@@ -764,4 +810,19 @@ func (c *conn) writeTarget() *physConn {
 		return c.session
 	}
 	return c.cn.writer.conn
+}
+
+// readerLease is a reader a session holds, with the snapshot of the reads on it.
+//
+// Owner: the session that acquired it (conn.acquireReader); it goes back to the pool through
+// conn.releaseReader once no statement of the session uses it.
+type readerLease struct {
+	conn *physConn
+	refs int // the session's statements using it: open rows, a read-only transaction
+	// suspect is set once a statement on it might have begun a transaction, which the pool
+	// then rolls back; opensTemp once one opened its temp database.
+	suspect, opensTemp bool
+	// promoted is set once the reader became the session's own connection (conn.promote):
+	// its uses are reads of the session's connection from then on.
+	promoted bool
 }

@@ -187,7 +187,12 @@ type physConn struct {
 	pragmaGen uint64
 	// readEpoch is the epoch the read on a reader began in (see readEpochs).
 	readEpoch uint64
+	// fileEpoch is the reader pool's file epoch when the reader last read the file's
+	// header (see readerPool.refresh). Only the reader's current user touches it.
+	fileEpoch uint64
 	closed    atomic.Bool
+	// h is the connection's sqlite3 handle, for the calls mattn does not expose.
+	h dbHandle
 
 	// statements are the session statements prepared on the connection; dropped are those
 	// closed since the connection's user last prepared one, which that user finalizes.
@@ -223,6 +228,13 @@ func (p *physConn) run(ctx context.Context, query string) (driver.Result, error)
 	return h.ExecContext(ctx, nil)
 }
 
+// openTemp opens the connection's temp database, after which database_list lists it. Only
+// p's current user calls it.
+func (p *physConn) openTemp() error {
+	_, err := p.ExecContext(context.Background(), "SELECT 1 FROM temp.sqlite_schema LIMIT 0", nil)
+	return err
+}
+
 // endTx ends the connection's transaction with COMMIT, or with ROLLBACK when commit is
 // false. A COMMIT that SQLite refuses is followed by a ROLLBACK, as mattn/go-sqlite3 does:
 // the transaction is over either way. The result is the ending statement's.
@@ -242,7 +254,7 @@ var openPhysical atomic.Int64
 
 func newPhysConn(c *sqlite3.SQLiteConn, reader bool) *physConn {
 	openPhysical.Add(1)
-	return &physConn{SQLiteConn: c, reader: reader}
+	return &physConn{SQLiteConn: c, reader: reader, h: handleOf(c)}
 }
 
 // Close closes the connection, once, finalizing the statements prepared on it first. Only
@@ -396,10 +408,22 @@ func (cn *Connector) openSession() (*physConn, error) {
 		p.Close()
 		return nil, err
 	}
-	p.session = true
+	cn.adoptSession(p)
+	return p, nil
+}
+
+// adoptSession counts p, opened for a session or taken from the reader pool, as a session's
+// own connection.
+func (cn *Connector) adoptSession(p *physConn) {
+	p.session, p.reader = true, false
 	cn.sessions.opened.Add(1)
 	cn.sessions.open.Add(1)
-	return p, nil
+}
+
+// readersPromotable reports whether a reader can become a session's own connection: it was
+// opened as a session's would be (not mode=ro), and reads take no share of a gate.
+func (cn *Connector) readersPromotable() bool {
+	return cn.gate == nil && cn.topo.readerDSN == cn.topo.sessionDSN
 }
 
 // closeSession closes a session's connection.

@@ -198,7 +198,7 @@ func TestReadersCannotWrite(t *testing.T) {
 			}
 			db, cn := openConnector(t, &Config{DSN: dsn})
 			mustExec(t, db, "CREATE TABLE t(v)")
-			r, err := cn.readers.get(background)
+			r, err := cn.readers.get(background, false)
 			require.NoError(t, err)
 			defer cn.readers.put(r, false, true)
 			_, err = r.ExecContext(background, "INSERT INTO t VALUES (1)", nil)

@@ -158,6 +158,10 @@ type topology struct {
 	busyTimeout time.Duration
 	// begin is the statement that starts a write transaction.
 	begin string
+	// sessionBegin is mattn's own statement for BeginTx (by _txlock): the driver runs it on
+	// a session's own connection with reads open on it, so that the transaction keeps their
+	// snapshot, as on one mattn connection.
+	sessionBegin string
 }
 
 // planTopology reads dsn, a mattn DSN without _serial_ keys.
@@ -170,14 +174,17 @@ type topology struct {
 func planTopology(dsn string) topology {
 	q := splitQuery(dsn).without("cache")
 	uri := strings.HasPrefix(q.base, "file:")
-	t := topology{busyTimeout: 5 * time.Second, begin: "BEGIN IMMEDIATE"}
+	t := topology{busyTimeout: 5 * time.Second, begin: "BEGIN IMMEDIATE", sessionBegin: "BEGIN"}
 	for _, k := range []string{"_busy_timeout", "_timeout"} {
 		if ms, err := strconv.ParseInt(q.get(k), 10, 64); err == nil && q.has(k) {
 			t.busyTimeout = time.Duration(ms) * time.Millisecond
 		}
 	}
-	if strings.EqualFold(q.get("_txlock"), "exclusive") {
-		t.begin = "BEGIN EXCLUSIVE"
+	switch strings.ToLower(q.get("_txlock")) {
+	case "exclusive":
+		t.begin, t.sessionBegin = "BEGIN EXCLUSIVE", "BEGIN EXCLUSIVE"
+	case "immediate":
+		t.sessionBegin = "BEGIN IMMEDIATE"
 	}
 	t.journalChosen = q.has("_journal_mode") || q.has("_journal")
 	mode := strings.ToLower(q.get("mode"))

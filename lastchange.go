@@ -8,22 +8,22 @@ import (
 
 // Sessions share the writer connection, but last_insert_rowid() and changes() belong to a
 // connection: on one connection they report that connection's own latest insert and
-// change count, not another session's. On the shared writer the driver overrides both SQL
-// functions so that each session sees its own values, and it keeps track of whose values
-// the connection holds:
+// change count, not another session's. Each session keeps its own two values (conn.last),
+// and the writer's ledger makes the shared connection report them while the session's
+// statement runs:
 //
-//   - the writer connection's two values each have an owner, the session whose statement
-//     set them; a session that owns a value sees SQLite's, read live, so that it is right
-//     also inside a script or a trigger;
-//   - a session that does not own a value sees the one it saved: when a value passes to
-//     another session, its previous owner saves it first.
-//
-// A statement that inserts, updates or deletes (DML) takes over changes(): SQLite sets it
-// at the end of every such statement. It takes over last_insert_rowid() only if it really
-// changed it: an UPDATE, an INSERT OR IGNORE that ignored everything, or an insert into a
-// WITHOUT ROWID table leave it alone. The values after a statement come from mattn's Exec
-// result, which carries exactly these two numbers; after a Query, or a failure, they are
-// read from the connection.
+//   - last_insert_rowid(): before each statement of a session on the shared writer, the
+//     ledger sets the connection's value to the session's own
+//     (sqlite3_set_last_insert_rowid). Whatever the statement does (an upsert on either
+//     branch, an INSERT OR IGNORE that ignored, a trigger, a script, a failure part way),
+//     SQLite's value after it is exactly what one dedicated connection would hold, and the
+//     session takes it.
+//   - changes(): SQLite has no call that sets it. When the connection's value at the start
+//     of the statement is the session's own, SQLite's value is right throughout. Otherwise
+//     the ledger's changes() override reports the session's value until the connection's
+//     value moves (a change count or the total changes differ from the start), and the
+//     session takes SQLite's value after a statement that moved it or that ran an INSERT,
+//     UPDATE or DELETE to its end.
 //
 // total_changes() keeps SQLite's meaning on the writer: the changes of every session.
 
@@ -39,70 +39,63 @@ func (v lastChange) LastInsertId() (int64, error) { return v.rowid, nil }
 // RowsAffected implements driver.Result.
 func (v lastChange) RowsAffected() (int64, error) { return v.changes, nil }
 
-// changeOwners is the writer connection's two values and their owners. Only the holder of
-// the writer touches it.
-type changeOwners struct {
-	value        lastChange // the connection's values, when known
-	known        bool
-	rowidOwner   *conn
-	changesOwner *conn
+// changeLedger makes the shared writer connection report the running session's
+// last_insert_rowid() and changes().
+//
+// Owner: the holder of the writer's turn. Only the holder calls its methods (the changes()
+// override runs inside the holder's statement), and a session's values (conn.last) are
+// written only through enter and leave, by that session's own call while it holds the turn.
+type changeLedger struct {
+	running *lastChange // the values of the session whose statement runs; nil between
+	depth   int         // statements of that session under way: its open rows, a nested statement
+	start   connValues  // the connection's values when the latest of them began
+	trusted bool        // start.changes was the session's own: SQLite's changes() is right
 }
 
-// dmlClaim is what a DML statement changed in changeOwners before it ran, to settle it.
-type dmlClaim struct {
-	before                      lastChange
-	previousRowid, previousChgs *conn
-	// insertsRowid is set when the statement is an INSERT into a table with rowids: if it
-	// inserted a row, it set last_insert_rowid(), also to the value it had.
-	insertsRowid bool
+// enter starts a statement of the session whose values are own on the connection h.
+func (l *changeLedger) enter(h dbHandle, own *lastChange) {
+	if l.running != own {
+		l.running, l.depth = own, 0
+	}
+	l.depth++
+	l.start = enterValues(h, own.rowid)
+	l.trusted = l.start.changes == own.changes
 }
 
-// outcome is how a statement that claimed the connection's values ended.
-type outcome uint8
+// leave ends the statement enter began; ranDML reports that it ran an INSERT, UPDATE or
+// DELETE to its end, successfully or not, so that SQLite set changes().
+func (l *changeLedger) leave(h dbHandle, ranDML bool) {
+	own := l.running
+	if own == nil {
+		return
+	}
+	now := readValues(h)
+	own.rowid = now.rowid
+	if l.trusted || ranDML || now.changes != l.start.changes || now.total != l.start.total {
+		own.changes = now.changes
+	}
+	l.depth--
+	if l.depth <= 0 {
+		l.running, l.depth = nil, 0
+		return
+	}
+	// An outer statement of the session (its open rows) goes on from here.
+	l.start, l.trusted = now, now.changes == own.changes
+}
 
-const (
-	// ranOK: the statement ran and succeeded.
-	ranOK outcome = iota
-	// ranFailed: the statement ran and failed; SQLite then sets changes() to 0.
-	ranFailed
-	// notRun: the statement never ran (it failed before its first step), so it changed
-	// neither value.
-	notRun
-)
+// changes is the value of changes() on the connection h: the running session's.
+func (l *changeLedger) changes(h dbHandle) int64 {
+	now := readValues(h)
+	if l.running == nil || l.trusted || now.changes != l.start.changes || now.total != l.start.total {
+		return now.changes
+	}
+	return l.running.changes
+}
 
-// registerChangeFunctions installs the overrides on a writer connection.
+// registerChangeFunctions installs the changes() override on a writer connection.
 func (w *writer) registerChangeFunctions(c *sqlite3.SQLiteConn) error {
-	if err := c.RegisterFunc("last_insert_rowid", func() (int64, error) {
-		s := w.running
-		if s == nil || s == w.owners.rowidOwner {
-			v, err := connectionChange(c)
-			return v.rowid, err
-		}
-		return s.saved.rowid, nil
-	}, false); err != nil {
-		return err
-	}
-	return c.RegisterFunc("changes", func() (int64, error) {
-		s := w.running
-		if s == nil || s == w.owners.changesOwner {
-			v, err := connectionChange(c)
-			return v.changes, err
-		}
-		return s.saved.changes, nil
-	}, false)
-}
-
-// connectionChange reads SQLite's own values on c. A statement that changes nothing leaves
-// both alone, and mattn's result of it carries both; SQLite allows it to run from inside a
-// function of a statement on the same connection.
-func connectionChange(c *sqlite3.SQLiteConn) (lastChange, error) {
-	res, err := c.Exec("SELECT 1", nil)
-	if err != nil {
-		return lastChange{}, err
-	}
-	rowid, _ := res.LastInsertId()
-	changes, _ := res.RowsAffected()
-	return lastChange{rowid: rowid, changes: changes}, nil
+	h := handleOf(c)
+	return c.RegisterFunc("changes", func() int64 { return w.ledger.changes(h) }, false)
 }
 
 // resultChange returns the values an Exec result carries.
@@ -110,65 +103,4 @@ func resultChange(res driver.Result) lastChange {
 	rowid, _ := res.LastInsertId()
 	changes, _ := res.RowsAffected()
 	return lastChange{rowid: rowid, changes: changes}
-}
-
-// currentChange returns the connection's values, reading them if they are not known.
-func (w *writer) currentChange() lastChange {
-	if !w.owners.known {
-		if v, err := connectionChange(w.conn.SQLiteConn); err == nil {
-			w.owners.value, w.owners.known = v, true
-		}
-	}
-	return w.owners.value
-}
-
-// claimChanges hands both values to s, which is about to run DML on the writer: their
-// previous owners save them first. settleChanges must follow.
-func (w *writer) claimChanges(s *conn) dmlClaim {
-	o := &w.owners
-	now := w.currentChange()
-	claim := dmlClaim{before: now, previousRowid: o.rowidOwner, previousChgs: o.changesOwner}
-	if o.rowidOwner != nil && o.rowidOwner != s {
-		o.rowidOwner.saved.rowid = now.rowid
-	}
-	if o.changesOwner != nil && o.changesOwner != s {
-		o.changesOwner.saved.changes = now.changes
-	}
-	o.rowidOwner, o.changesOwner = s, s
-	return claim
-}
-
-// settleChanges records what s's DML statement left: after is the connection's values after
-// it (the Exec result), or nil to read them; how is how the statement ended. A statement
-// that ran leaves changes() to s. It leaves last_insert_rowid() to s if it changed it, or
-// if it is an INSERT into a table with rowids that inserted rows (the new rowid may equal
-// the old one, another session's). What s does not keep goes back to its previous owner.
-func (w *writer) settleChanges(s *conn, claim dmlClaim, after *lastChange, how outcome) {
-	o := &w.owners
-	o.known = false
-	if after != nil {
-		o.value, o.known = *after, true
-	}
-	now := w.currentChange()
-	if how == notRun {
-		o.rowidOwner, o.changesOwner = claim.previousRowid, claim.previousChgs
-		return
-	}
-	s.saved.changes = now.changes
-	if now.rowid != claim.before.rowid || (how == ranOK && claim.insertsRowid && now.changes > 0) {
-		s.saved.rowid = now.rowid
-	} else {
-		o.rowidOwner = claim.previousRowid
-	}
-}
-
-// noteChange records the values an Exec result of a statement without DML carries.
-func (w *writer) noteChange(after lastChange) {
-	w.owners.value, w.owners.known = after, true
-}
-
-// forgetChanges records that the connection's values are no longer known or owned: after a
-// caller of WithWriter used it, or after it was replaced.
-func (w *writer) forgetChanges() {
-	w.owners = changeOwners{}
 }

@@ -86,7 +86,7 @@ func TestBrokenConnectionsAreReplaced(t *testing.T) {
 	require.NoError(t, cn.writer.acquire(background, holdStatement))
 	require.NoError(t, cn.writer.conn.Close())
 	cn.writer.release()
-	r, err := cn.readers.get(background)
+	r, err := cn.readers.get(background, false)
 	require.NoError(t, err)
 	require.NoError(t, r.Close())
 	cn.readers.put(r, false, true)

@@ -133,7 +133,7 @@ func TestQueryOnlyIsNotSpreadToReaders(t *testing.T) {
 	mustExec(t, db, "PRAGMA query_only = OFF", "INSERT INTO t VALUES (1)")
 
 	queryInt(t, db, "SELECT count(*) FROM t") // the reader catches up with the settings
-	r, err := cn.readers.get(background)
+	r, err := cn.readers.get(background, false)
 	require.NoError(t, err)
 	defer cn.readers.put(r, false, true)
 	require.NoError(t, cn.pragmas.sync(r))

@@ -59,7 +59,11 @@ var pragmas = map[string]pragmaKind{
 	"defer_foreign_keys": pragmaSession, "locking_mode": pragmaSession, "max_page_count": pragmaSession,
 	"writable_schema": pragmaSession,
 
-	"data_version": pragmaOther, "database_list": pragmaOther, "hard_heap_limit": pragmaOther,
+	// database_list lists the temp database once the connection opened it; readers never
+	// do, and a session that did has a connection of its own (see router.observe).
+	"database_list": pragmaInspect,
+
+	"data_version": pragmaOther, "hard_heap_limit": pragmaOther,
 	"incremental_vacuum": pragmaOther, "journal_mode": pragmaOther, "optimize": pragmaOther,
 	"shrink_memory": pragmaOther, "soft_heap_limit": pragmaOther, "temp_store_directory": pragmaOther,
 	"wal_checkpoint": pragmaOther,

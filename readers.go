@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,10 @@ type readerPool struct {
 	reads         *readEpochs // the reads under way, for checkpoints
 	limit         int
 	overflowAfter time.Duration
+	// fileEpoch counts the statements run elsewhere that may have changed a value of the
+	// database file's header (fileChanged); a reader handed out reads the file again when
+	// it last did so in an older epoch (physConn.fileEpoch).
+	fileEpoch atomic.Uint64
 
 	mu      sync.Mutex
 	idle    []*physConn      // readers ready for use, the most recently used last
@@ -73,12 +78,17 @@ func newReaderPool(limit int, open func() (*physConn, error), g *gate) *readerPo
 }
 
 // get hands out an idle reader, opens a new one while fewer than the limit are open, or
-// waits for one to come back until ctx is done.
-func (p *readerPool) get(ctx context.Context) (*physConn, error) {
+// waits for one to come back until ctx is done. A nested read, by a caller that holds a
+// reader already, never waits for readers others hold: with none idle it opens one beyond
+// the limit at once, as plain mattn/go-sqlite3 opens another connection.
+func (p *readerPool) get(ctx context.Context, nested bool) (*physConn, error) {
 	if err := p.gate.acquireShared(ctx); err != nil {
 		return nil, err
 	}
-	c, err := p.take(ctx)
+	c, err := p.take(ctx, nested)
+	if err == nil {
+		err = p.refresh(c)
+	}
 	if err != nil {
 		p.gate.releaseShared()
 		return nil, err
@@ -86,7 +96,31 @@ func (p *readerPool) get(ctx context.Context) (*physConn, error) {
 	return c, nil
 }
 
-func (p *readerPool) take(ctx context.Context) (*physConn, error) {
+// fileChanged records that a statement may have changed a value SQLite keeps in the
+// database file's header (page_size, auto_vacuum, encoding), which a connection answers
+// from what it last read of the file.
+func (p *readerPool) fileChanged() {
+	p.fileEpoch.Add(1)
+}
+
+// refresh makes c, just handed out, read the file's header again if it last did so before
+// the latest fileChanged: a statement that begins a read does.
+func (p *readerPool) refresh(c *physConn) error {
+	e := p.fileEpoch.Load()
+	if c.fileEpoch == e {
+		return nil
+	}
+	// Not through run: a prepared statement mattn has stepped to its row stays in its read
+	// until it is reset.
+	if _, err := c.ExecContext(context.Background(), "PRAGMA schema_version", nil); err != nil {
+		p.giveBack(c, true)
+		return err
+	}
+	c.fileEpoch = e
+	return nil
+}
+
+func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -103,7 +137,11 @@ func (p *readerPool) take(ctx context.Context) (*physConn, error) {
 		}
 		return c, nil
 	}
-	if p.count < p.limit {
+	if p.count < p.limit || nested {
+		if p.count >= p.limit {
+			p.stats.overflowed++
+			p.lastOverflow = time.Now()
+		}
 		p.count++
 		e := p.handOutLocked()
 		p.mu.Unlock()
@@ -260,6 +298,16 @@ func (p *readerPool) wakeForSlotLocked() {
 	p.waiters = p.waiters[1:]
 	p.count++
 	w <- &physConn{slot: true, readEpoch: p.handOutLocked()}
+}
+
+// detach takes c, a reader in use, out of the pool for good: it becomes a session's own
+// connection. Its read ends for the pool, and its slot is free for the next waiter.
+func (p *readerPool) detach(c *physConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked(c.readEpoch)
+	p.count--
+	p.wakeForSlotLocked()
 }
 
 // put gives a reader back. When suspect is set, a reader left inside a transaction is

@@ -26,7 +26,7 @@ func poolWithOneReader(t *testing.T) (*readerPool, <-chan struct{}) {
 func getAsync(p *readerPool, ctx context.Context) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		c, err := p.get(ctx)
+		c, err := p.get(ctx, false)
 		if err == nil {
 			p.put(c, false, false)
 		}
@@ -39,7 +39,7 @@ func getAsync(p *readerPool, ctx context.Context) <-chan error {
 // caller whose context ends stops waiting, and a reader given back goes to the next waiter.
 func TestReaderPoolWaitsInOrderAndHandsOver(t *testing.T) {
 	p, waiting := poolWithOneReader(t)
-	held, err := p.get(background)
+	held, err := p.get(background, false)
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -62,7 +62,7 @@ func TestReaderPoolWaitsInOrderAndHandsOver(t *testing.T) {
 // frees its slot for the next waiter, which opens a new one.
 func TestReaderPoolReplacesABrokenReaderForAWaiter(t *testing.T) {
 	p, waiting := poolWithOneReader(t)
-	held, err := p.get(background)
+	held, err := p.get(background, false)
 	require.NoError(t, err)
 	next := getAsync(p, background)
 	receive(t, waiting)
@@ -76,7 +76,7 @@ func TestReaderPoolReplacesABrokenReaderForAWaiter(t *testing.T) {
 // TestReaderPoolCloseWakesWaiters checks that closing the pool ends every wait.
 func TestReaderPoolCloseWakesWaiters(t *testing.T) {
 	p, waiting := poolWithOneReader(t)
-	held, err := p.get(background)
+	held, err := p.get(background, false)
 	require.NoError(t, err)
 	blocked := getAsync(p, background)
 	receive(t, waiting)
@@ -110,7 +110,7 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			p.overflowAfter = time.Hour
 			p.mu.Unlock()
 
-			held, err := p.get(background)
+			held, err := p.get(background, false)
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := getAsync(p, ctx)

@@ -53,9 +53,22 @@ type classification struct {
 	// mayChange is set for an unknown string one of whose statements begins with INSERT,
 	// REPLACE, UPDATE, DELETE or WITH: it may set last_insert_rowid() and changes().
 	mayChange bool
-	// insertsRowid is set for one INSERT or REPLACE into a table with rowids: when it
-	// inserts a row it sets last_insert_rowid(), possibly to the value it had.
-	insertsRowid bool
+	// readsOnly is set for a known string that SQLite judges read-only throughout and that
+	// has no statement of the writer's keywords: on the writer too it changes nothing (a
+	// read of last_insert_rowid(), say), so a session's snapshots stay valid after it.
+	readsOnly bool
+	// fileChange is set for a string that may change a setting SQLite keeps in the database
+	// file's header and answers from what a connection last read of it (VACUUM, a setting
+	// of page_size, auto_vacuum or encoding): once it ran, readers read the file again
+	// before they answer (see readerPool.fileChanged).
+	fileChange bool
+	// beginsTx is set for a string with a BEGIN or SAVEPOINT statement.
+	beginsTx bool
+	// opensTemp is set for a string that opens the temp database of the connection it runs
+	// on (a statement on the temp schema, an integrity check of every database), after
+	// which database_list lists it there; listsDatabases for one that reads database_list.
+	// A session's database_list answers as its own connection would (see conn.choose).
+	opensTemp, listsDatabases bool
 }
 
 // writerKeywords are the first words of statements that always go to the writer, whatever
@@ -160,7 +173,7 @@ func (r *router) classify(ctx context.Context, query string, gated bool) (*class
 // judgement (sqlite3_stmt_readonly) with what the authorizer saw.
 func (r *router) judge(ctx context.Context, query string, gated bool) (*classification, error) {
 	statements := splitStatements(query)
-	cls := &classification{route: toReader, known: true}
+	cls := &classification{route: toReader, known: true, readsOnly: true}
 	if len(statements) == 0 {
 		cls.empty = true
 		return cls, nil
@@ -171,12 +184,14 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 	}
 	for _, st := range statements {
 		if writerKeywords[st.keyword] {
-			cls.route = toWriter
+			cls.route, cls.readsOnly = toWriter, false
 		}
 		cls.schema = cls.schema || schemaKeywords[st.keyword]
 		cls.dml = cls.dml || dmlKeywords[st.keyword]
 		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
+		cls.fileChange = cls.fileChange || st.keyword == "VACUUM"
+		cls.beginsTx = cls.beginsTx || st.keyword == "BEGIN" || st.keyword == "SAVEPOINT"
 		cls.mayChange = cls.mayChange || dmlKeywords[st.keyword] || st.keyword == "WITH"
 	}
 	if gated {
@@ -213,7 +228,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 			}
 			// An unknown string goes to the writer, or to the session's own connection,
 			// which may know what the classifier does not (temp tables, attachments).
-			cls.route, cls.known, cls.settings = toWriter, false, nil
+			cls.route, cls.known, cls.settings, cls.readsOnly = toWriter, false, nil, false
 			cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
 			return cls, nil
 		}
@@ -226,6 +241,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		if !readOnly || ev.write {
 			cls.route = toWriter
 		}
+		cls.readsOnly = cls.readsOnly && readOnly && !ev.write
 		if st.keyword == "EXPLAIN" {
 			// EXPLAIN runs nothing: what it explains leaves no state and no setting. It
 			// keeps its route, which is conservative.
@@ -235,33 +251,13 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.pins = cls.pins || ev.pins
 		cls.schema = cls.schema || ev.schema
 		cls.txControl = cls.txControl || ev.txControl
+		cls.fileChange = cls.fileChange || ev.fileChange
+		cls.opensTemp = cls.opensTemp || ev.opensTemp
+		cls.listsDatabases = cls.listsDatabases || ev.listsDatabases
 		cls.settings = append(cls.settings, ev.settings...)
-		if len(statements) == 1 && ev.insertTable != "" && !ev.upsert {
-			cls.insertsRowid = r.hasRowids(ev.insertSchema, ev.insertTable)
-		}
 	}
 	cls.settles = len(statements) == 1 && cls.dml && !cls.schema && !cls.txControl && !cls.pins
 	return cls, nil
-}
-
-// hasRowids reports whether the table an INSERT names has rowids: a rowid table or a
-// virtual table, not a WITHOUT ROWID table or a view (whose INSTEAD OF triggers insert
-// elsewhere, which leaves last_insert_rowid() as it was).
-func (r *router) hasRowids(schema, table string) bool {
-	rows, err := r.classifier.QueryContext(context.Background(),
-		"SELECT type, wr FROM pragma_table_list WHERE schema = ? AND name = ?",
-		[]driver.NamedValue{{Ordinal: 1, Value: schema}, {Ordinal: 2, Value: table}})
-	if err != nil {
-		return false
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, 2)
-	if rows.Next(dest) != nil {
-		return false
-	}
-	kind, _ := dest[0].(string)
-	wr, _ := dest[1].(int64)
-	return (kind == "table" || kind == "virtual") && wr == 0
 }
 
 // openClassifier opens the classifier and installs its authorizer. On a database without
@@ -308,15 +304,13 @@ type statementEvents struct {
 	pins      bool   // it leaves state on its connection
 	schema    bool   // it changes the schema
 	txControl bool   // it begins or ends a transaction or savepoint
-	settings  []pragmaSetting
-	// insertTable and insertSchema name the first table the statement inserts into: for an
-	// INSERT, SQLite authorizes its own table before those of its triggers. upsert is set
-	// when the statement also updates that table, as INSERT ... ON CONFLICT DO UPDATE does:
-	// a row it updates instead of inserting leaves last_insert_rowid() as it was.
-	insertTable, insertSchema string
-	upsert                    bool
-	// changed is set once the authorizer reported the first INSERT, UPDATE or DELETE.
-	changed bool
+	// fileChange is set when it sets a value kept in the file's header.
+	fileChange bool
+	// opensTemp is set when it opens the connection's temp database.
+	opensTemp bool
+	// listsDatabases is set when it reads database_list.
+	listsDatabases bool
+	settings       []pragmaSetting
 }
 
 // observe is the classifier's authorizer. It never denies: it only records.
@@ -330,22 +324,11 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 		if database == "temp" {
 			// A temp table is the session's own; the temp schema table itself is also
 			// read and written by statements such as ALTER TABLE, which leave no temp
-			// state, and reads of it answer the same on any connection without temp objects.
-			ev.write = true
+			// objects, and reads of it answer the same on any connection without them.
+			// Either opens the connection's temp database, which database_list then lists.
+			ev.write, ev.opensTemp = true, true
 			ev.pins = ev.pins || !isSchemaTable(arg1)
 		}
-	}
-	// The statement's own table is authorized before those of its triggers: the first
-	// INSERT, UPDATE or DELETE reported is the statement's. Only an INSERT there sets
-	// last_insert_rowid().
-	switch {
-	case !ev.changed && (op == sqlite3.SQLITE_INSERT || op == sqlite3.SQLITE_UPDATE || op == sqlite3.SQLITE_DELETE):
-		ev.changed = true
-		if op == sqlite3.SQLITE_INSERT {
-			ev.insertTable, ev.insertSchema = arg1, database
-		}
-	case op == sqlite3.SQLITE_UPDATE && ev.insertTable != "" && arg1 == ev.insertTable && database == ev.insertSchema:
-		ev.upsert = true
 	}
 	switch op {
 	case sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT:
@@ -361,6 +344,7 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 			if kind, known := pragmas[name]; known && kind != pragmaInspect && kind != pragmaFileValue {
 				ev.write = true
 			}
+			ev.listsDatabases = ev.listsDatabases || name == "database_list"
 		}
 	case sqlite3.SQLITE_FUNCTION:
 		if connectionFunctions[strings.ToLower(arg2)] {
@@ -394,6 +378,13 @@ func isSchemaTable(table string) bool {
 func (ev *statementEvents) observePragma(name, arg, schema string) {
 	kind := pragmas[name]
 	switch {
+	case (name == "integrity_check" || name == "quick_check") && (schema == "" || schema == "temp"):
+		// Checking every database opens the connection's temp database (see observe).
+		ev.opensTemp = true
+	case name == "database_list":
+		ev.listsDatabases = true
+	}
+	switch {
 	case kind == pragmaInspect && schema != "temp":
 	case kind == pragmaFileValue && arg == "" && schema != "temp":
 	default:
@@ -402,6 +393,7 @@ func (ev *statementEvents) observePragma(name, arg, schema string) {
 	if arg == "" {
 		return
 	}
+	ev.fileChange = ev.fileChange || kind == pragmaFileValue
 	switch {
 	case kind == pragmaBroadcast && (schema == "" || schema == "main"):
 		ev.settings = append(ev.settings, pragmaSetting{name: name, sql: ev.sql})

@@ -59,11 +59,7 @@ func (r *rows) Close() error {
 	if r.pl.kind == onWriter {
 		r.c.writeRows--
 	}
-	how := ranOK
-	if r.err != nil {
-		how = r.c.failedOutcome(r.pl, r.err)
-	}
-	r.c.settleChanges(r.pl, nil, how)
+	r.c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.pl, r.err))
 	r.c.finish(r.pl, r.err)
 	*r = rows{}
 	rowsPool.Put(r)

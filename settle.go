@@ -34,7 +34,7 @@ var (
 // autocommit would keep.
 func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	p := pl.conn
-	if _, err := p.run(context.Background(), c.cn.topo.begin); err != nil {
+	if _, err := p.run(context.Background(), c.beginStatement(p)); err != nil {
 		return nil, err
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
@@ -47,11 +47,10 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 		}
 		return nil, err
 	}
-	committed, err := p.endTx(true)
-	if err != nil {
+	if _, err := p.endTx(true); err != nil {
 		return nil, err
 	}
-	c.settleChanges(pl, committed, ranOK)
+	c.settleChanges(pl, true)
 	c.finish(pl, nil)
 	return out, nil
 }

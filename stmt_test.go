@@ -58,7 +58,7 @@ func TestStatementCloseDoesNotWaitForAnotherSession(t *testing.T) {
 // user: the statement must still be finalized, not left to a connection that is gone.
 func TestStatementClosedAsItsConnectionCloses(t *testing.T) {
 	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/d.db"})
-	p, err := cn.readers.get(background)
+	p, err := cn.readers.get(background, false)
 	require.NoError(t, err)
 	s := &stmt{query: "SELECT 1"}
 	h, err := p.prepared(s)

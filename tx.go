@@ -110,7 +110,7 @@ func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
 		}
 		return nil, err
 	}
-	if _, err := pl.conn.run(ctx, c.cn.topo.begin); err != nil {
+	if _, err := pl.conn.run(ctx, c.beginStatement(pl.conn)); err != nil {
 		c.afterWriter(pl, err)
 		return nil, err
 	}

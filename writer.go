@@ -83,11 +83,9 @@ type writer struct {
 	// checkpoint keeps the WAL bounded (see checkpoint.go).
 	checkpoint checkpointer
 
-	// running is the session whose statement runs on the writer connection; owners says
-	// whose last_insert_rowid() and changes() it holds (see lastchange.go). Only the
-	// holder touches them.
-	running *conn
-	owners  changeOwners
+	// ledger makes the connection report each session's last_insert_rowid() and
+	// changes() (see lastchange.go). Only the holder touches it.
+	ledger changeLedger
 
 	stats writerStats // under mu
 
@@ -144,7 +142,6 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 			w.conn.Close()
 		}
 		c, err := w.openWritable(w.reopen)
-		w.forgetChanges()
 		w.reopen = false
 		if err != nil {
 			w.conn = nil
@@ -153,6 +150,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		}
 		w.conn = c
 	}
+	w.ledger = changeLedger{} // a unit begins with no session's statement under way
 	return nil
 }
 
@@ -303,6 +301,33 @@ func (w *writer) releaseQueue() {
 	if orphan != nil {
 		orphan.Close()
 	}
+}
+
+// adoptImage copies the writer connection's main database, deserialized into memory, into
+// the database file through a new writer connection, which replaces it. Only the holder
+// calls it. On failure the writer is replaced all the same, and the file is as it was
+// unless the copy failed part way.
+func (w *writer) adoptImage() error {
+	image := w.conn
+	w.conn = nil
+	defer image.Close()
+	file, err := w.open()
+	if err != nil {
+		return err
+	}
+	w.conn = file
+	b, err := file.Backup("main", image.SQLiteConn, "main")
+	if err != nil {
+		return fmt.Errorf("sqliteserial: WithWriter: copying the deserialized image into the database file: %w", err)
+	}
+	_, err = b.Step(-1)
+	if ferr := b.Finish(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return fmt.Errorf("sqliteserial: WithWriter: copying the deserialized image into the database file: %w", err)
+	}
+	return nil
 }
 
 // checkBroken drops the connection after an error when it can no longer be used, so the
