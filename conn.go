@@ -32,7 +32,7 @@ var (
 // once (it holds its own lock around every call, Rows.Close and Tx.Rollback included), and
 // no other type writes conn's fields: what the session holds of the writer, the reader pool
 // or its own connection is given back through their methods. The one field another type
-// reads is last, through the writer's ledger, and only inside the session's own call.
+// reads is last, through a connection's ledger, and only inside the session's own call.
 type conn struct {
 	cn *Connector
 
@@ -63,10 +63,9 @@ type conn struct {
 	// connection.
 	tempOpen bool
 
-	// last are the session's own last_insert_rowid() and changes() on the shared writer
-	// (see lastchange.go): written only by the writer's ledger during the session's own
-	// statements there, read by the session for the results of statements that did not run
-	// on a connection of its own.
+	// last are the session's own last_insert_rowid() and changes() (see lastchange.go):
+	// written only by the ledger of the connection the session's statement runs on, read by
+	// the session for the results of its statements.
 	last lastChange
 
 	// lastQuery and lastJudgement are the session's last classification, from the
@@ -153,18 +152,18 @@ type placement struct {
 	// retry is set for a reader chosen by classification: a write that fails there as
 	// read-only is run again on the writer.
 	retry bool
-	// entered is set when the statement runs on the shared writer connection, whose ledger
-	// reports the session's last_insert_rowid() and changes() until settleChanges.
+	// entered is set when the statement runs on the shared writer or the session's own
+	// connection, whose ledger reports the session's last_insert_rowid() and changes()
+	// until settleChanges.
 	entered bool
 }
 
-// settleChanges ends the statement at pl on the shared writer's ledger, if it entered it;
+// settleChanges ends the statement at pl on its connection's ledger, if it entered it;
 // ran reports whether the statement ran (it may have failed while running), as opposed to
 // failing before its first step.
 func (c *conn) settleChanges(pl placement, ran bool) {
 	if pl.entered {
-		w := c.cn.writer
-		w.ledger.leave(pl.conn.h, ran && (pl.cls.dml || pl.cls.mayChange))
+		pl.conn.ledger.leave(pl.conn.h, ran && (pl.cls.dml || pl.cls.mayChange))
 	}
 }
 
@@ -320,7 +319,7 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 		c.holding = true
 	}
 	if c.session != nil {
-		return placement{conn: c.session, kind: onWriter, cls: cls}, nil
+		return c.entered(placement{conn: c.session, kind: onWriter, cls: cls}), nil
 	}
 	if w.conn == nil || closedUnderneath(w.conn) {
 		// Only a session that holds the writer across statements can meet this: the
@@ -328,8 +327,14 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 		c.afterWriter(placement{kind: onWriter, cls: noJudgement}, errWriterBroke)
 		return placement{}, errWriterBroke
 	}
-	w.ledger.enter(w.conn.h, &c.last)
-	return placement{conn: w.conn, kind: onWriter, cls: cls, entered: true}, nil
+	return c.entered(placement{conn: w.conn, kind: onWriter, cls: cls}), nil
+}
+
+// entered starts the statement at pl on its connection's ledger.
+func (c *conn) entered(pl placement) placement {
+	pl.conn.ledger.enter(pl.conn.h, &c.last)
+	pl.entered = true
+	return pl
 }
 
 // placeForRead places a statement that does not write: on the session's own connection if
@@ -339,7 +344,7 @@ func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement
 		if err := c.acquireSessionRead(ctx); err != nil {
 			return placement{}, err
 		}
-		return placement{conn: c.session, kind: onSession, cls: cls}, nil
+		return c.entered(placement{conn: c.session, kind: onSession, cls: cls}), nil
 	}
 	l, err := c.acquireReader(ctx)
 	if err != nil {
@@ -410,7 +415,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 		// SQLite opens a file it may not write read-only, silently; once the file is
 		// writable again only a new connection writes. The next unit gets one. (A refusal
 		// under PRAGMA query_only keeps the connection, and what WithWriter installed on it.)
-		c.cn.writer.reopen = true
+		c.cn.writer.replaceNext()
 		c.sqlTx = false
 	default:
 		// Only a statement that may begin or end a transaction can change whether the
@@ -555,9 +560,6 @@ func (c *conn) openSession() error {
 	if err != nil {
 		return err
 	}
-	// The session's last insert stays its last insert there; SQLite offers no way to
-	// carry its changes() over.
-	enterValues(p.h, c.last.rowid)
 	c.session = p
 	return nil
 }
@@ -582,7 +584,6 @@ func (c *conn) promote(l *readerLease) error {
 	c.cn.readers.detach(p)
 	c.cn.adoptSession(p)
 	p.readEpoch = c.cn.reads.begin()
-	enterValues(p.h, c.last.rowid)
 	l.promoted = true
 	c.session, c.sessionUses = p, l.refs
 	c.leases, c.reader = nil, nil
@@ -610,10 +611,10 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 		return nil, err
 	}
 	c.settleChanges(pl, true)
-	if pl.conn != c.session && !pl.cls.empty {
+	if !pl.cls.empty {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
-		// for a statement that changed nothing (but for a string with no statement at all);
-		// on a shared connection those are the session's own.
+		// for a statement that changed nothing (but for a string with no statement at all):
+		// those are the session's own.
 		res = c.last
 	}
 	c.finish(pl, nil)

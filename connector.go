@@ -193,6 +193,10 @@ type physConn struct {
 	closed    atomic.Bool
 	// h is the connection's sqlite3 handle, for the calls mattn does not expose.
 	h dbHandle
+	// ledger makes the connection report the last_insert_rowid() and changes() of the
+	// session whose statement runs on it (see lastchange.go). Only the connection's user
+	// touches it.
+	ledger changeLedger
 
 	// statements are the session statements prepared on the connection; dropped are those
 	// closed since the connection's user last prepared one, which that user finalizes.
@@ -252,9 +256,16 @@ func (p *physConn) endTx(commit bool) (driver.Result, error) {
 // openPhysical counts the physical connections open in the process, for leak checks.
 var openPhysical atomic.Int64
 
-func newPhysConn(c *sqlite3.SQLiteConn, reader bool) *physConn {
+// newPhysConn makes c a physical connection of the driver, with its changes() override; on
+// failure it closes c.
+func newPhysConn(c *sqlite3.SQLiteConn, reader bool) (*physConn, error) {
+	p := &physConn{SQLiteConn: c, reader: reader, h: handleOf(c)}
+	if err := registerChangeFunctions(p); err != nil {
+		c.Close()
+		return nil, err
+	}
 	openPhysical.Add(1)
-	return &physConn{SQLiteConn: c, reader: reader, h: handleOf(c)}
+	return p, nil
 }
 
 // Close closes the connection, once, finalizing the statements prepared on it first. Only
@@ -374,14 +385,12 @@ func (cn *Connector) openWriter(w *writer) (*physConn, bool, error) {
 		pragma = "PRAGMA journal_mode = WAL"
 	}
 	mode, err := queryText(c, pragma)
-	if err == nil {
-		err = w.registerChangeFunctions(c)
-	}
 	if err != nil {
 		c.Close()
 		return nil, false, err
 	}
-	return newPhysConn(c, false), strings.EqualFold(mode, "wal"), nil
+	p, err := newPhysConn(c, false)
+	return p, strings.EqualFold(mode, "wal"), err
 }
 
 // openReader opens a reader, or the classifier: a connection that cannot write.
@@ -394,7 +403,7 @@ func (cn *Connector) openReader() (*physConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("sqliteserial: making a reader query-only: %w", err)
 	}
-	return newPhysConn(c, true), nil
+	return newPhysConn(c, true)
 }
 
 // openSession opens the connection of a session that keeps state of its own.
@@ -403,7 +412,10 @@ func (cn *Connector) openSession() (*physConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newPhysConn(c, false)
+	p, err := newPhysConn(c, false)
+	if err != nil {
+		return nil, err
+	}
 	if err := cn.pragmas.sync(p); err != nil {
 		p.Close()
 		return nil, err

@@ -1,16 +1,13 @@
 package sqliteserial
 
-import (
-	"database/sql/driver"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
-)
+import "database/sql/driver"
 
 // Sessions share the writer connection, but last_insert_rowid() and changes() belong to a
 // connection: on one connection they report that connection's own latest insert and
 // change count, not another session's. Each session keeps its own two values (conn.last),
-// and the writer's ledger makes the shared connection report them while the session's
-// statement runs:
+// and the ledger of the connection a statement of the session runs on (the shared writer,
+// or the session's own connection, which starts with values of its own) makes it report
+// them while the statement runs:
 //
 //   - last_insert_rowid(): before each statement of a session on the shared writer, the
 //     ledger sets the connection's value to the session's own
@@ -39,12 +36,13 @@ func (v lastChange) LastInsertId() (int64, error) { return v.rowid, nil }
 // RowsAffected implements driver.Result.
 func (v lastChange) RowsAffected() (int64, error) { return v.changes, nil }
 
-// changeLedger makes the shared writer connection report the running session's
+// changeLedger makes one physical connection report the running session's
 // last_insert_rowid() and changes().
 //
-// Owner: the holder of the writer's turn. Only the holder calls its methods (the changes()
-// override runs inside the holder's statement), and a session's values (conn.last) are
-// written only through enter and leave, by that session's own call while it holds the turn.
+// Owner: the connection's user: the holder of the writer's turn for the writer, the session
+// for its own connection. Only that user calls its methods (the changes() override runs
+// inside the user's statement), and a session's values (conn.last) are written only through
+// enter and leave, by that session's own calls.
 type changeLedger struct {
 	running *lastChange // the values of the session whose statement runs; nil between
 	depth   int         // statements of that session under way: its open rows, a nested statement
@@ -92,10 +90,11 @@ func (l *changeLedger) changes(h dbHandle) int64 {
 	return l.running.changes
 }
 
-// registerChangeFunctions installs the changes() override on a writer connection.
-func (w *writer) registerChangeFunctions(c *sqlite3.SQLiteConn) error {
-	h := handleOf(c)
-	return c.RegisterFunc("changes", func() int64 { return w.ledger.changes(h) }, false)
+// registerChangeFunctions installs the changes() override on p, whose ledger it consults.
+// Every physical connection has it: a reader may become a session's own connection
+// (conn.promote), and SQLite refuses to override a function while statements are active.
+func registerChangeFunctions(p *physConn) error {
+	return p.RegisterFunc("changes", func() int64 { return p.ledger.changes(p.h) }, false)
 }
 
 // resultChange returns the values an Exec result carries.

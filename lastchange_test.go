@@ -58,6 +58,18 @@ var lastChangeScripts = map[string][]sessionStep{
 		{"a", "WITH k(id) AS (SELECT 1) UPDATE a SET v = 'x' WHERE id IN (SELECT id FROM k)"},
 		{"a", "SELECT last_insert_rowid(), changes()"}, {"b", "SELECT last_insert_rowid(), changes()"},
 	},
+	"a session that moves to a connection of its own keeps its values": {
+		{"a", "INSERT INTO a(v) VALUES ('1'), ('2'), ('3')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
+		{"a", "CREATE TEMP TABLE ta(x)"}, {"a", "SELECT last_insert_rowid(), changes()"},
+		{"a", "UPDATE a SET v = v WHERE id > 100"}, {"a", "SELECT last_insert_rowid(), changes()"},
+		{"a", "INSERT INTO ta VALUES (1), (2)"}, {"a", "SELECT last_insert_rowid(), changes()"},
+		{"b", "SELECT last_insert_rowid(), changes()"},
+	},
+	"changes() read in the statement and in a script": {
+		{"a", "INSERT INTO a(v) VALUES ('1'), ('2'), ('3')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
+		{"a", "INSERT INTO b(v) SELECT changes()"}, {"a", "SELECT last_insert_rowid(), changes()"},
+		{"b", "UPDATE a SET v = v"}, {"a", "SELECT (SELECT changes()), (SELECT count(*) FROM b)"},
+	},
 	"a view with an INSTEAD OF trigger": {
 		{"a", "INSERT INTO a(v) VALUES ('x')"}, {"b", "INSERT INTO b(v) VALUES ('y')"},
 		{"a", "INSERT INTO bv(v) VALUES ('through the view')"}, {"a", "SELECT last_insert_rowid(), changes()"},

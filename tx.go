@@ -129,6 +129,7 @@ func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
 		_, err = pl.conn.run(ctx, "BEGIN")
 	}
 	if err != nil {
+		c.settleChanges(pl, false)
 		c.finish(pl, err)
 		return nil, err
 	}
@@ -143,6 +144,7 @@ func (c *conn) beginRead(ctx context.Context) (driver.Tx, error) {
 	}
 	if err != nil {
 		_, _ = pl.conn.ExecContext(context.Background(), "ROLLBACK", nil)
+		c.settleChanges(pl, false)
 		c.finish(pl, err)
 		return nil, err
 	}
@@ -169,6 +171,7 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	if t.aborted != nil {
 		// The time limit or a broken connection already ended it and released the writer.
 		if t.readOnly {
+			c.settleChanges(t.pl, false)
 			c.finish(t.pl, nil)
 		}
 		if commit {
@@ -190,6 +193,9 @@ func (c *conn) endTx(t *tx, commit bool) error {
 		if _, qerr := pl.conn.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err == nil {
 			err = qerr
 		}
+	}
+	if t.readOnly {
+		c.settleChanges(pl, false)
 	}
 	c.finish(pl, err)
 	return err

@@ -83,9 +83,6 @@ type writer struct {
 	// checkpoint keeps the WAL bounded (see checkpoint.go).
 	checkpoint checkpointer
 
-	// ledger makes the connection report each session's last_insert_rowid() and
-	// changes() (see lastchange.go). Only the holder touches it.
-	ledger changeLedger
 
 	stats writerStats // under mu
 
@@ -150,7 +147,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		}
 		w.conn = c
 	}
-	w.ledger = changeLedger{} // a unit begins with no session's statement under way
+	w.conn.ledger = changeLedger{} // a unit begins with no session's statement under way
 	return nil
 }
 
@@ -328,6 +325,13 @@ func (w *writer) adoptImage() error {
 		return fmt.Errorf("sqliteserial: WithWriter: copying the deserialized image into the database file: %w", err)
 	}
 	return nil
+}
+
+// replaceNext asks the next holder to replace the connection: SQLite opened the file
+// read-only, and once it is writable again only a new connection writes. Only the holder
+// calls it.
+func (w *writer) replaceNext() {
+	w.reopen = true
 }
 
 // checkBroken drops the connection after an error when it can no longer be used, so the
