@@ -83,7 +83,6 @@ type writer struct {
 	// checkpoint keeps the WAL bounded (see checkpoint.go).
 	checkpoint checkpointer
 
-
 	stats writerStats // under mu
 
 	// testHookQueued, when set by a test, is called under mu with the queue's depth each
