@@ -687,8 +687,17 @@ func placeAndRun[T any](c *conn, ctx context.Context, cl call, at func(*conn, co
 // queryAt runs the call at pl and returns rows that give pl back when they close; a write
 // that settles (see settleWrite) gives pl back before it returns.
 func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
-	if pl.kind == onWriter && pl.cls.settles && c.tx == nil && !c.sqlTx && c.writeRows == 0 && pl.conn.AutoCommit() {
-		return c.settleWrite(ctx, pl, cl)
+	if pl.kind == onWriter && c.tx == nil && !c.sqlTx && c.writeRows == 0 && pl.conn.AutoCommit() {
+		// Rows that would hold the writer's turn outside a transaction are read at once.
+		if pl.cls.settles {
+			return c.settleWrite(ctx, pl, cl)
+		}
+		return c.bufferRead(ctx, pl, cl)
+	}
+	if pl.kind != onWriter && c.cn.gate != nil {
+		// Without WAL a read's share of the gate keeps every write out: rows left open
+		// must not, so they are read at once.
+		return c.bufferRead(ctx, pl, cl)
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
 	r, err := cl.runQuery(sctx, pl.conn)
@@ -746,9 +755,22 @@ func (c *conn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
-// Ping implements driver.Pinger.
+// Ping implements driver.Pinger. It opens what a first statement would open: the writer is
+// open already (Connect opened it); on a read-only database, a reader. The error of opening
+// it is SQLite's, unchanged.
 func (c *conn) Ping(ctx context.Context) error {
-	return c.usable()
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if c.cn.writer != nil || c.session != nil || len(c.leases) > 0 {
+		return nil
+	}
+	r, err := c.cn.readers.get(ctx, false)
+	if err != nil {
+		return err
+	}
+	c.cn.readers.put(r, false, false)
+	return nil
 }
 
 // ResetSession implements driver.SessionResetter. database/sql calls it before it hands the

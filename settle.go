@@ -38,7 +38,10 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 		return nil, err
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
-	out, err := c.readSettled(sctx, p, cl)
+	out, err := readSettled(sctx, p, cl)
+	if err == nil {
+		err = out.err
+	}
 	cancel()
 	err = c.cn.statementError(ctx, sctx, err)
 	if err != nil {
@@ -55,9 +58,30 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 	return out, nil
 }
 
+// bufferRead runs the call at pl, reads all its rows and gives pl back: pl holds what rows
+// left open must not keep from other sessions, the writer's turn outside any transaction
+// (for a read that must run on the writer, or a script ending in a SELECT) or a share of
+// the gate of a database without WAL. An error after the first step comes from the rows,
+// after the rows before it, as with mattn.
+func (c *conn) bufferRead(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
+	sctx, cancel := c.cn.statementContext(ctx)
+	out, err := readSettled(sctx, pl.conn, cl)
+	cancel()
+	if err != nil {
+		return nil, c.cn.statementError(ctx, sctx, err)
+	}
+	if out.err != nil {
+		out.err = c.cn.statementError(ctx, sctx, out.err)
+	}
+	c.settleChanges(pl, out.err == nil || ranWhenFailed(pl, out.err))
+	c.finish(pl, out.err)
+	return out, nil
+}
+
 // readSettled runs the call on p under sctx and reads every row of it, with the column
-// metadata mattn's rows report.
-func (c *conn) readSettled(sctx context.Context, p *physConn, cl call) (*settledRows, error) {
+// metadata mattn's rows report. An error running the call is returned; an error stepping
+// it is kept in the rows, after those read before it.
+func readSettled(sctx context.Context, p *physConn, cl call) (*settledRows, error) {
 	r, err := cl.runQuery(sctx, p)
 	if err != nil {
 		return nil, err
@@ -83,9 +107,7 @@ func (c *conn) readSettled(sctx context.Context, p *physConn, cl call) (*settled
 	if cerr := r.Close(); err == io.EOF {
 		err = cerr
 	}
-	if err != nil {
-		return nil, err
-	}
+	out.err = err
 	return out, nil
 }
 
@@ -96,6 +118,7 @@ type settledRows struct {
 	scanTypes []reflect.Type
 	values    [][]driver.Value
 	next      int
+	err       error // what Next returns after the values, io.EOF when nil
 }
 
 // Columns implements driver.Rows.
@@ -104,6 +127,9 @@ func (r *settledRows) Columns() []string { return r.columns }
 // Next implements driver.Rows.
 func (r *settledRows) Next(dest []driver.Value) error {
 	if r.next >= len(r.values) {
+		if r.err != nil {
+			return r.err
+		}
 		return io.EOF
 	}
 	copy(dest, r.values[r.next])

@@ -104,13 +104,13 @@ type writerStats struct {
 }
 
 // acquire makes the caller the holder of the writer, waiting in the queue behind every unit
-// that came before. It fails without ever granting the writer when ctx is done first, when
-// the wait reaches the write-wait limit (a *WriteWaitError that wraps
-// context.DeadlineExceeded), or when the connector is closing (ErrClosed). On success the
-// caller must call release exactly once.
+// that came before. It fails without ever granting the writer when ctx is done first (with
+// ctx's own error, as mattn/go-sqlite3 returns it), when the wait reaches the write-wait
+// limit (a *WriteWaitError that wraps context.DeadlineExceeded), or when the connector is
+// closing (ErrClosed). On success the caller must call release exactly once.
 func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 	if err := ctx.Err(); err != nil {
-		return &WriteWaitError{Limit: w.limit, Err: err}
+		return err
 	}
 	start := time.Now()
 	w.mu.Lock()
@@ -127,7 +127,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 	} else if err := ctx.Err(); err != nil {
 		// Granted just as the caller gave up: the unit must not run.
 		w.releaseQueue()
-		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: err}
+		return err
 	}
 	if err := w.acquireGate(ctx, start); err != nil {
 		w.releaseQueue()
@@ -189,14 +189,25 @@ func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error
 		timer.Stop() // since Go 1.23 a stopped timer delivers nothing more
 		waitTimers.Put(timer)
 	}()
-	var cause error
+	// The caller's own context ending gives its own error; the limit, a *WriteWaitError.
+	var gaveUp func() error
 	select {
 	case <-wt.ready:
 		return wt.err
 	case <-ctx.Done():
-		cause = ctx.Err()
+		gaveUp = ctx.Err
 	case <-timer.C:
-		cause = context.DeadlineExceeded
+		gaveUp = nil
+	}
+	limitError := func() error {
+		if gaveUp != nil {
+			return gaveUp()
+		}
+		e := &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: context.DeadlineExceeded}
+		if w.held {
+			e.Holder, e.HeldFor = w.kind.String(), time.Since(w.since)
+		}
+		return e
 	}
 
 	w.mu.Lock()
@@ -207,9 +218,10 @@ func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error
 	case wt.granted:
 		// Granted as the caller gave up: the unit never runs, the next one does.
 		w.stats.gaveUp++
+		e := limitError()
 		w.mu.Unlock()
 		w.releaseQueue()
-		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: cause}
+		return e
 	}
 	for i, q := range w.queue {
 		if q == wt {
@@ -218,10 +230,7 @@ func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error
 		}
 	}
 	w.stats.gaveUp++
-	e := &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: cause}
-	if w.held {
-		e.Holder, e.HeldFor = w.kind.String(), time.Since(w.since)
-	}
+	e := limitError()
 	w.mu.Unlock()
 	return e
 }
@@ -234,11 +243,11 @@ func (w *writer) acquireGate(ctx context.Context, start time.Time) error {
 	gctx, cancel := context.WithDeadline(ctx, start.Add(w.limit))
 	defer cancel()
 	if err := w.gate.acquireExclusive(gctx); err != nil {
-		cause := ctx.Err()
-		if cause == nil {
-			cause = context.DeadlineExceeded
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Holder: "readers of a database without WAL", Err: cause}
+		return &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Holder: "readers of a database without WAL",
+			Err: context.DeadlineExceeded}
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func TestWriterRunsOneUnitAtATime(t *testing.T) {
 }
 
 // TestWaitHonoursContext checks that a unit waiting for the writer gives up when its
-// context ends, with the context's error, and never runs afterwards.
+// context ends, with the context's error itself, and never runs afterwards.
 func TestWaitHonoursContext(t *testing.T) {
 	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/ctx.db"})
 	mustExec(t, db, "CREATE TABLE t(v TEXT)")
@@ -103,10 +103,8 @@ func TestWaitHonoursContext(t *testing.T) {
 	receive(t, events)
 	cancel()
 	err := receive(t, done)
-	require.ErrorIs(t, err, context.Canceled)
-	var waitErr *WriteWaitError
-	require.ErrorAs(t, err, &waitErr)
-	require.Equal(t, "a transaction", waitErr.Holder)
+	// The context's own error, as mattn returns it: users compare it with ==.
+	require.True(t, err == context.Canceled, "got %v", err)
 
 	release()
 	mustExec(t, db, "INSERT INTO t VALUES ('later')")
