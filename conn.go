@@ -606,6 +606,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	res, pl, err := placeAndRun(c, ctx, cl, (*conn).execAt)
 	if err != nil {
 		return nil, err
@@ -654,6 +656,8 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	r, _, err := placeAndRun(c, ctx, cl, (*conn).queryAt)
 	if err != nil {
 		return nil, err
@@ -717,6 +721,8 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 // would run only when the classifier cannot prepare it, so that SQLite's own error for a
 // bad statement reaches the caller here, as with mattn/go-sqlite3.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
@@ -759,6 +765,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 // open already (Connect opened it); on a read-only database, a reader. The error of opening
 // it is SQLite's, unchanged.
 func (c *conn) Ping(ctx context.Context) error {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	if err := c.usable(); err != nil {
 		return err
 	}
@@ -795,6 +803,7 @@ func (c *conn) Close() error {
 	if c.closed {
 		return nil
 	}
+	c.cn.calls.enter()
 	var err error
 	if c.tx != nil {
 		err = c.endTx(c.tx, false)
@@ -821,6 +830,7 @@ func (c *conn) Close() error {
 		c.session = nil
 	}
 	c.closed = true
+	c.cn.calls.leave()
 	if c.ownsConnector {
 		err = errors.Join(err, c.cn.Close())
 	}

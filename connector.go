@@ -41,42 +41,54 @@ type Connector struct {
 	pragmas pragmaSettings
 	// sessions counts the connections of sessions that keep state of their own.
 	sessions sessionCounters
+	// calls counts the calls running inside the driver, which Close lets finish.
+	calls callCounter
 	// reads tracks the reads under way, for checkpoints.
 	reads readEpochs
 }
 
-// sessionCounters count session connections; Close waits for the open ones.
+// sessionCounters count session connections.
 type sessionCounters struct {
 	opened atomic.Uint64
 	open   atomic.Int64
-	mu     sync.Mutex
-	done   chan struct{} // closed when the last one closes after Close began
 }
 
-// drained wakes Close: the last session connection closed.
-func (s *sessionCounters) drained() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done != nil {
-		close(s.done)
-		s.done = nil
+// callCounter counts the calls running inside the driver, for Close, which lets them
+// finish. Calls enter and leave it themselves; Close waits.
+type callCounter struct {
+	n       atomic.Int64
+	waiting atomic.Bool // set once Close waits: the last call to leave wakes it
+
+	mu   sync.Mutex    // protects idle
+	idle chan struct{} // closed when n reaches zero while Close waits
+}
+
+// enter counts a call; leave must follow.
+func (k *callCounter) enter() { k.n.Add(1) }
+
+// leave ends a call that enter counted.
+func (k *callCounter) leave() {
+	if k.n.Add(-1) == 0 && k.waiting.Load() {
+		k.mu.Lock()
+		if k.idle != nil {
+			close(k.idle)
+			k.idle = nil
+		}
+		k.mu.Unlock()
 	}
 }
 
-// wait waits until deadline for every session connection to close.
-func (s *sessionCounters) wait(deadline time.Time) error {
-	s.mu.Lock()
-	if s.open.Load() == 0 {
-		s.mu.Unlock()
-		return nil
+// wait waits until no call runs, or until deadline.
+func (k *callCounter) wait(deadline time.Time) {
+	k.mu.Lock()
+	idle := make(chan struct{})
+	k.idle = idle
+	k.mu.Unlock()
+	k.waiting.Store(true)
+	if k.n.Load() == 0 {
+		return
 	}
-	done := make(chan struct{})
-	s.done = done
-	s.mu.Unlock()
-	if s.open.Load() == 0 || closedBy(done, deadline) {
-		return nil
-	}
-	return fmt.Errorf("sqliteserial: close: %d session connection(s) still in use; they are closed when released", s.open.Load())
+	closedBy(idle, deadline)
 }
 
 // routeCounters count where statements went.
@@ -441,9 +453,7 @@ func (cn *Connector) readersPromotable() bool {
 // closeSession closes a session's connection.
 func (cn *Connector) closeSession(p *physConn) {
 	p.Close()
-	if cn.sessions.open.Add(-1) == 0 && cn.closed.Load() {
-		cn.sessions.drained()
-	}
+	cn.sessions.open.Add(-1)
 }
 
 // queryText returns the first column of the first row of query, as text.
@@ -460,11 +470,13 @@ func queryText(c *sqlite3.SQLiteConn, query string) (string, error) {
 	return fmt.Sprint(dest[0]), nil
 }
 
-// Close implements io.Closer; (*sql.DB).Close calls it. It refuses new work at once, lets
-// the unit of work holding the writer and the readers in use finish for up to the
-// write-wait limit, checkpoints the WAL into the database file and closes every physical
-// connection. What is still in use at the limit is reported in the error and closed when it
-// is released. Close starts no goroutine and leaves none behind.
+// Close implements io.Closer; (*sql.DB).Close calls it. It refuses new work at once and
+// lets the calls running inside the driver finish, for closeWait at most; it never waits
+// for what the program left open (rows, a transaction, a *sql.Conn), whose connections are
+// closed as they are released, as database/sql closes its own. It then checkpoints the WAL
+// into the database file, if nothing holds the writer, without waiting for readers of other
+// processes, and closes every physical connection not in use. It returns an error only
+// when closing a connection fails. Close starts no goroutine and leaves none behind.
 func (cn *Connector) Close() error {
 	cn.startMu.Lock()
 	if cn.closed.Swap(true) || !cn.started {
@@ -472,15 +484,17 @@ func (cn *Connector) Close() error {
 		return nil
 	}
 	cn.startMu.Unlock()
-	deadline := time.Now().Add(cn.cfg.WriteWait)
-	var errs []error
 	if cn.writer != nil {
-		errs = append(errs, cn.writer.drain(deadline))
+		cn.writer.refuse()
 	}
-	errs = append(errs, cn.readers.close(deadline), cn.sessions.wait(deadline))
+	cn.readers.close()
+	cn.calls.wait(time.Now().Add(min(cn.cfg.WriteWait, closeWait)))
 	cn.router.close()
 	if cn.writer != nil {
-		errs = append(errs, cn.writer.shutdown(!cn.topo.memory))
+		return cn.writer.shutdown(!cn.topo.memory)
 	}
-	return errors.Join(errs...)
+	return nil
 }
+
+// closeWait bounds how long Close lets the calls running inside the driver finish.
+const closeWait = time.Second

@@ -2,7 +2,6 @@ package sqliteserial
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +35,6 @@ type readerPool struct {
 	inUse   int              // readers handed out
 	waiters []chan *physConn // callers waiting for a reader; the pool's close sends nil
 	closed  bool
-	drained chan struct{} // closed when the last reader in use comes back after close
 	stats   readerStats
 	// active counts the readers in use by the parity of the epoch (reads.epoch) they were
 	// handed out in: a reader in use is a read under way, for checkpoints. When drainCh is
@@ -53,9 +51,6 @@ type readerPool struct {
 	// testHookGaveUp, when set by a test before the pool is used, is called without mu when
 	// a waiting caller's context ended, before it leaves the queue.
 	testHookGaveUp func()
-	// testHookDraining, when set by a test, is called under mu when close starts waiting
-	// for the readers in use.
-	testHookDraining func()
 }
 
 // readerStats are the pool's cumulative counters.
@@ -247,10 +242,6 @@ func (p *readerPool) releaseLocked(e uint64) {
 			p.drainCh = nil
 		}
 	}
-	if p.closed && p.inUse == 0 && p.drained != nil {
-		close(p.drained)
-		p.drained = nil
-	}
 }
 
 // giveUpSlotLocked frees a slot handed out in epoch e in which no reader was opened, for
@@ -352,9 +343,9 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 	}
 }
 
-// close closes the idle readers and refuses new hand-outs, then waits until deadline for the
-// readers in use to come back; those that come back later are closed then.
-func (p *readerPool) close(deadline time.Time) error {
+// close refuses new hand-outs and waiters and closes the idle readers; the readers in use
+// (by rows or a read-only transaction the program left open) are closed as they come back.
+func (p *readerPool) close() {
 	p.mu.Lock()
 	p.closed = true
 	for _, w := range p.waiters {
@@ -364,28 +355,8 @@ func (p *readerPool) close(deadline time.Time) error {
 	idle := p.idle
 	p.idle = nil
 	p.count -= len(idle)
-	if p.inUse == 0 {
-		p.mu.Unlock()
-		closeAll(idle)
-		return nil
-	}
-	drained := make(chan struct{})
-	p.drained = drained
-	if p.testHookDraining != nil {
-		p.testHookDraining()
-	}
 	p.mu.Unlock()
 	closeAll(idle)
-
-	if closedBy(drained, deadline) {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.inUse == 0 {
-		return nil
-	}
-	return fmt.Errorf("sqliteserial: close: %d reader(s) still in use (rows or a read-only transaction left open); they are closed when released", p.inUse)
 }
 
 func closeAll(cs []*physConn) {

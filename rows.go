@@ -54,6 +54,8 @@ func (r *rows) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.c.cn.calls.enter()
+	defer r.c.cn.calls.leave()
 	err := r.SQLiteRows.Close()
 	r.cancel()
 	if r.pl.kind == onWriter {

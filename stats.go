@@ -21,6 +21,12 @@ type Stats struct {
 	// WriterGaveUp counts the units that gave up waiting: their context ended or the
 	// write-wait limit passed.
 	WriterGaveUp uint64
+	// WriterHeldBy is what holds the writer now ("a transaction", "a statement", "a
+	// transaction begun in SQL", "a caller of WithWriter"), empty when it is free, and
+	// WriterHeldFor since how long. A transaction held for long, with no call running, is
+	// one the program left open: it keeps every write waiting until it ends.
+	WriterHeldBy  string
+	WriterHeldFor time.Duration
 	// Checkpoints counts the checkpoints the writer ran because the WAL passed
 	// _serial_wal_limit; CheckpointsIncomplete those among them that readers of older
 	// snapshots kept from finishing.
@@ -79,6 +85,7 @@ func (cn *Connector) Stats() Stats {
 		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
 		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
 		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
+		s.WriterHeldBy, s.WriterHeldFor = w.holder()
 	}
 	if readers != nil {
 		rs, open, inUse := readers.snapshot()

@@ -51,6 +51,8 @@ func isolationSupported(level sql.IsolationLevel, readOnly bool) bool {
 // writer's turn, and SQLite refuses its writes. On a read-only database every transaction
 // is of the second kind.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
@@ -164,6 +166,8 @@ func makeQueryOnly(p *physConn) (bool, error) {
 
 // endTx commits or rolls back t and gives back what it holds.
 func (c *conn) endTx(t *tx, commit bool) error {
+	c.cn.calls.enter()
+	defer c.cn.calls.leave()
 	if c.tx != t {
 		return sql.ErrTxDone
 	}

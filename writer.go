@@ -71,8 +71,7 @@ type writer struct {
 	since     time.Time // since when
 	queue     []*writeWaiter
 	closing   bool
-	idle      chan struct{} // closed when the writer becomes free after closing began
-	abandoned bool          // Close gave up on the holder: release closes the connection
+	abandoned bool // Close found the writer held: release closes the connection
 
 	// conn is the physical writer connection. Only the holder uses it; it is nil after it
 	// broke, until the next holder opens another. reopen asks the next holder to replace
@@ -293,14 +292,8 @@ func (w *writer) releaseQueue() {
 	}
 	w.held = false
 	var orphan *physConn
-	if w.closing {
-		if w.abandoned {
-			orphan, w.conn = w.conn, nil
-		}
-		if w.idle != nil {
-			close(w.idle)
-			w.idle = nil
-		}
+	if w.abandoned {
+		orphan, w.conn = w.conn, nil
 	}
 	w.mu.Unlock()
 	if orphan != nil {
@@ -351,43 +344,28 @@ func (w *writer) checkBroken() {
 	}
 }
 
-// drain refuses every waiter and every later acquire, then waits until deadline for the
-// holder to release. When the holder outlives the deadline it returns an error that says
-// what holds the writer, and the connection is closed at release instead.
-func (w *writer) drain(deadline time.Time) error {
+// refuse refuses every waiter and every later acquire, for Close.
+func (w *writer) refuse() {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.closing = true
 	for _, wt := range w.queue {
 		wt.err = ErrClosed
 		close(wt.ready)
 	}
 	w.queue = nil
-	if !w.held {
-		w.mu.Unlock()
-		return nil
-	}
-	idle := make(chan struct{})
-	w.idle = idle
-	w.mu.Unlock()
-
-	if closedBy(idle, deadline) {
-		return nil
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.held {
-		return nil
-	}
-	w.abandoned = true
-	return fmt.Errorf("sqliteserial: close: the writer is still held by %s open for %v; it is closed when released",
-		w.kind, time.Since(w.since).Round(time.Millisecond))
 }
 
-// shutdown checkpoints the WAL into the database file and closes the connection, unless
-// drain gave up on the holder. It is called after drain, once the readers are closed.
+// shutdown checkpoints the WAL into the database file and closes the connection. It is
+// called after refuse, once the calls running inside the driver have returned. A writer
+// still held then is held by what the program left open (rows, a transaction): it is
+// closed when released, without a checkpoint. The checkpoint never waits: a read of
+// another process or another handle that keeps it from completing leaves the WAL as it is,
+// and no lock is held waiting for it.
 func (w *writer) shutdown(checkpoint bool) error {
 	w.mu.Lock()
-	if w.abandoned {
+	if w.held {
+		w.abandoned = true
 		w.mu.Unlock()
 		return nil
 	}
@@ -397,14 +375,22 @@ func (w *writer) shutdown(checkpoint bool) error {
 	if c == nil {
 		return nil
 	}
-	var err error
 	if checkpoint {
-		_, err = c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)", nil)
+		if _, err := c.ExecContext(context.Background(), "PRAGMA busy_timeout = 0", nil); err == nil {
+			_, _ = c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)", nil)
+		}
 	}
-	if cerr := c.Close(); err == nil {
-		err = cerr
+	return c.Close()
+}
+
+// holder returns what holds the writer and since how long, or "" when it is free.
+func (w *writer) holder() (string, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.held {
+		return "", 0
 	}
-	return err
+	return w.kind.String(), time.Since(w.since)
 }
 
 // snapshot returns the writer's counters and queue depth.
