@@ -15,6 +15,7 @@ import (
 // through unchanged.
 const (
 	keyReaders      = "_serial_readers"
+	keyReadersMax   = "_serial_readers_max"
 	keyWriteWait    = "_serial_write_wait"
 	keyQueryTimeout = "_serial_query_timeout"
 	keyWALLimit     = "_serial_wal_limit"
@@ -24,6 +25,10 @@ const (
 // maxReaders bounds _serial_readers: SQLite itself allows far more readers, but beyond
 // this the pool costs memory without adding parallelism.
 const maxReaders = 1024
+
+// minDefaultReadersMax is the least default for the most readers open at once
+// (_serial_readers_max).
+const minDefaultReadersMax = 64
 
 // defaultWALLimit is the size past which the driver checkpoints the WAL and starts it over.
 const defaultWALLimit = 64 << 20
@@ -38,9 +43,17 @@ type Config struct {
 	// DSN is the data source name handed to mattn/go-sqlite3, without any _serial_ key:
 	// a plain path or a file: URI with any of mattn's keys and SQLite's URI parameters.
 	DSN string
-	// Readers is the most reader connections the connector opens (_serial_readers).
-	// Zero means GOMAXPROCS, but at least 2.
+	// Readers is the reader connections the connector keeps (_serial_readers). Zero means
+	// GOMAXPROCS, but at least 2.
 	Readers int
+	// ReadersMax is the most reader connections open at once (_serial_readers_max). A read
+	// that finds every reader in use opens another, up to ReadersMax; at ReadersMax, reads
+	// wait in FIFO order, honouring their context. A read nested in a session's open rows
+	// never waits: it opens a reader beyond ReadersMax if it must. Zero means a sixth of the
+	// process's limit on open files (each reader of a WAL database holds three: the database,
+	// its WAL and its shared memory), at least 64 and 4 times Readers, at most 1024; it is
+	// never less than Readers.
+	ReadersMax int
 	// WriteWait is how long a unit of work waits for the writer before it fails with a
 	// *WriteWaitError (_serial_write_wait). Zero means the DSN's busy timeout
 	// (_busy_timeout or _timeout) when it is positive, else 5s.
@@ -100,6 +113,12 @@ func (c *Config) set(key, value string) error {
 			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a whole number from 1 to %d", key, value, maxReaders)
 		}
 		c.Readers = n
+	case keyReadersMax:
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > maxReaders {
+			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a whole number from 1 to %d", key, value, maxReaders)
+		}
+		c.ReadersMax = n
 	case keyWriteWait:
 		d, err := parseDuration(value)
 		if err != nil || d <= 0 {
@@ -122,7 +141,8 @@ func (c *Config) set(key, value string) error {
 			c.WALLimit = -1
 		}
 	default:
-		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s)", key, keyReaders, keyWriteWait, keyQueryTimeout, keyWALLimit)
+		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s, %s)", key, keyReaders, keyReadersMax,
+			keyWriteWait, keyQueryTimeout, keyWALLimit)
 	}
 	return nil
 }
@@ -186,6 +206,9 @@ func (c *Config) FormatDSN() string {
 	if c.Readers != 0 {
 		keys = append(keys, keyReaders+"="+strconv.Itoa(c.Readers))
 	}
+	if c.ReadersMax != 0 {
+		keys = append(keys, keyReadersMax+"="+strconv.Itoa(c.ReadersMax))
+	}
 	if c.WriteWait != 0 {
 		keys = append(keys, keyWriteWait+"="+c.WriteWait.String())
 	}
@@ -212,6 +235,8 @@ func (c *Config) validate() error {
 	switch {
 	case c.Readers < 0 || c.Readers > maxReaders:
 		return fmt.Errorf("sqliteserial: Config.Readers (%s) is %d; it must be from 1 to %d, or 0 for the default", keyReaders, c.Readers, maxReaders)
+	case c.ReadersMax < 0 || c.ReadersMax > maxReaders:
+		return fmt.Errorf("sqliteserial: Config.ReadersMax (%s) is %d; it must be from 1 to %d, or 0 for the default", keyReadersMax, c.ReadersMax, maxReaders)
 	case c.WriteWait < 0:
 		return fmt.Errorf("sqliteserial: Config.WriteWait (%s) is %v; it must be positive, or 0 for the default", keyWriteWait, c.WriteWait)
 	case c.QueryTimeout < 0:
@@ -223,6 +248,18 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// readersMax is the effective most readers open at once, for a reader limit of readers.
+func (c *Config) readersMax(readers int) int {
+	if c.ReadersMax > 0 {
+		return max(c.ReadersMax, readers)
+	}
+	n := max(minDefaultReadersMax, 4*readers)
+	if files := openFilesLimit(); files/6 > uint64(n) {
+		n = int(min(files/6, maxReaders))
+	}
+	return max(n, readers)
 }
 
 // readerCount is the effective reader limit.

@@ -117,6 +117,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 		}
 	}
 	cn.cfg.Readers = cn.cfg.readerCount()
+	cn.cfg.ReadersMax = cn.cfg.readersMax(cn.cfg.Readers)
 	if cn.cfg.WALLimit == 0 {
 		cn.cfg.WALLimit = defaultWALLimit
 	}
@@ -175,7 +176,7 @@ func (cn *Connector) start() error {
 		cn.writer = w
 	}
 	cn.gate = g
-	cn.readers = newReaderPool(cn.cfg.Readers, cn.openReader, g)
+	cn.readers = newReaderPool(cn.cfg.Readers, cn.cfg.ReadersMax, cn.openReader, g)
 	cn.readers.reads = &cn.reads
 	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)

@@ -2,28 +2,26 @@ package sqliteserial
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// readerPool holds the reader connections: query-only connections opened lazily, up to a
-// limit, each used by one logical connection at a time. A reader is handed out and given
-// back under one short lock; a caller that finds none idle and the limit reached waits in
-// FIFO order, and a reader given back goes straight to the first waiter.
-//
-// A caller that has waited overflowAfter opens a reader beyond the limit. Every reader
-// may be held by rows that their users keep open while they run another read, the
-// nested query of a loop over rows; with a hard limit those reads would wait for each
-// other forever, where plain mattn/go-sqlite3 opens another connection. Readers beyond the
-// limit stay open while overflows keep happening (within overflowKeep of the last) and are
-// closed as they come back otherwise.
+// readerPool holds the reader connections: query-only connections opened lazily, each used
+// by one logical connection at a time. A reader is handed out and given back under one short
+// lock. A caller that finds none idle opens another, up to max (_serial_readers_max); at max
+// it waits in FIFO order, and a reader given back goes straight to the first waiter, so a
+// burst of goroutines never opens more connections than max, where mattn's unbounded pool
+// can run out of file descriptors. The pool keeps limit readers (_serial_readers); those
+// beyond it stay open while openings beyond it keep happening (within readerOverflowKeep of
+// the last) and are closed as they come back otherwise.
 type readerPool struct {
-	openConn      func() (*physConn, error)
-	gate          *gate       // one share per reader in use, when the database has no WAL
-	reads         *readEpochs // the reads under way, for checkpoints
-	limit         int
-	overflowAfter time.Duration
+	openConn func() (*physConn, error)
+	gate     *gate       // one share per reader in use, when the database has no WAL
+	reads    *readEpochs // the reads under way, for checkpoints
+	limit    int         // the readers kept
+	max      int         // the most readers open at once, but for nested reads
 	// fileEpoch counts the statements run elsewhere that may have changed a value of the
 	// database file's header (fileChanged); a reader handed out reads the file again when
 	// it last did so in an older epoch (physConn.fileEpoch).
@@ -61,21 +59,20 @@ type readerStats struct {
 	overflowed uint64 // readers opened beyond the limit for a caller that waited too long
 }
 
-// How long a caller waits for a reader before it opens one beyond the limit, and how long
-// after the last such overflow readers beyond the limit are kept when they come back.
-const (
-	readerOverflowAfter = 100 * time.Millisecond
-	readerOverflowKeep  = time.Second
-)
+// readerOverflowKeep is how long after the last reader opened beyond the limit readers
+// beyond it are kept when they come back.
+const readerOverflowKeep = time.Second
 
-func newReaderPool(limit int, open func() (*physConn, error), g *gate) *readerPool {
-	return &readerPool{openConn: open, gate: g, limit: limit, overflowAfter: readerOverflowAfter}
+func newReaderPool(limit, most int, open func() (*physConn, error), g *gate) *readerPool {
+	return &readerPool{openConn: open, gate: g, limit: limit, max: most}
 }
 
-// get hands out an idle reader, opens a new one while fewer than the limit are open, or
-// waits for one to come back until ctx is done. A nested read, by a caller that holds a
-// reader already, never waits for readers others hold: with none idle it opens one beyond
-// the limit at once, as plain mattn/go-sqlite3 opens another connection.
+// get hands out an idle reader, opens a new one while fewer than max are open, or waits
+// for one to come back, in FIFO order, until ctx is done. A nested read, by a caller that
+// holds a reader already, never waits for readers others hold: with none idle it opens one
+// at once, beyond max too, as plain mattn/go-sqlite3 opens another connection; nested
+// reads cannot wait for each other, and the readers open stay below max plus one per
+// level of nesting of the reads under way.
 func (p *readerPool) get(ctx context.Context, nested bool) (*physConn, error) {
 	if err := p.gate.acquireShared(ctx); err != nil {
 		return nil, err
@@ -132,7 +129,7 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		}
 		return c, nil
 	}
-	if p.count < p.limit || nested {
+	if p.count < p.max || nested {
 		if p.count >= p.limit {
 			p.stats.overflowed++
 			p.lastOverflow = time.Now()
@@ -148,46 +145,21 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		p.testHookWaiting()
 	}
 	p.mu.Unlock()
-
-	timer := waitTimers.Get().(*time.Timer)
-	timer.Reset(p.overflowAfter)
-	defer func() {
-		timer.Stop()
-		waitTimers.Put(timer)
-	}()
-	overflow := false
 	select {
 	case c := <-wait:
 		return p.received(c)
 	case <-ctx.Done():
-	case <-timer.C:
-		overflow = true
 	}
-	if !overflow && p.testHookGaveUp != nil {
+	if p.testHookGaveUp != nil {
 		p.testHookGaveUp()
 	}
 	p.mu.Lock()
-	for i, w := range p.waiters {
-		if w != wait {
-			continue
-		}
-		p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
-		if !overflow || p.closed {
-			p.mu.Unlock()
-			return nil, ctx.Err()
-		}
-		p.count++
-		e := p.handOutLocked()
-		p.stats.overflowed++
-		p.lastOverflow = time.Now()
+	if i := slices.Index(p.waiters, wait); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
 		p.mu.Unlock()
-		return p.openInSlot(e)
+		return nil, ctx.Err()
 	}
 	p.mu.Unlock()
-	if overflow {
-		// Handed a reader (or a slot) just as the wait ran long: take it.
-		return p.received(<-wait)
-	}
 	// A reader (or a slot) was handed over as ctx ended: give it back to the pool, which
 	// counted it as handed out. No share of the gate is given back here: get gives back
 	// the share it took.

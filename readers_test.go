@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -12,12 +11,11 @@ import (
 // poolWithOneReader returns the reader pool of a database limited to one reader, and a
 // channel that receives each time a caller starts waiting for a reader.
 func poolWithOneReader(t *testing.T) (*readerPool, <-chan struct{}) {
-	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/p.db", Readers: 1})
+	_, cn := openConnector(t, &Config{DSN: t.TempDir() + "/p.db", Readers: 1, ReadersMax: 1})
 	require.NoError(t, cn.start())
 	waiting := make(chan struct{}, 16)
 	cn.readers.mu.Lock()
 	cn.readers.testHookWaiting = func() { waiting <- struct{}{} }
-	cn.readers.overflowAfter = time.Hour // these tests are about waiting
 	cn.readers.mu.Unlock()
 	return cn.readers, waiting
 }
@@ -100,14 +98,13 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			if dsn == "file" {
 				dsn = t.TempDir() + "/h.db"
 			}
-			db, cn := openConnector(t, &Config{DSN: dsn, Readers: 1})
+			db, cn := openConnector(t, &Config{DSN: dsn, Readers: 1, ReadersMax: 1})
 			mustExec(t, db, "CREATE TABLE t(x)", "INSERT INTO t VALUES (1), (2)")
 			p := cn.readers
 			waiting, gaveUp, proceed := make(chan struct{}, 1), make(chan struct{}, 1), make(chan struct{})
 			p.mu.Lock()
 			p.testHookWaiting = func() { waiting <- struct{}{} }
 			p.testHookGaveUp = func() { gaveUp <- struct{}{}; <-proceed }
-			p.overflowAfter = time.Hour
 			p.mu.Unlock()
 
 			held, err := p.get(background, false)
@@ -140,9 +137,9 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 
 // TestNestedReadsBeyondTheReaderLimit checks the pattern of a query inside a loop over the
 // rows of another, in as many goroutines as there are readers: every reader is held by an
-// outer loop's rows, so each inner query opens a reader beyond the limit after waiting,
-// where a hard limit would make them wait for each other forever. The extra readers are
-// reused while the pattern goes on.
+// outer loop's rows, so each inner query opens a reader beyond _serial_readers at once
+// (below _serial_readers_max), where a hard limit would make them wait for each other
+// forever. The extra readers are reused while the pattern goes on.
 func TestNestedReadsBeyondTheReaderLimit(t *testing.T) {
 	const readers = 2
 	db, cn := openConnector(t, &Config{DSN: t.TempDir() + "/n.db", Readers: readers})

@@ -2,11 +2,14 @@ package sqliteserial
 
 import (
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 )
 
 // The tests of this file check that the driver adds no wait that plain mattn/go-sqlite3
@@ -81,4 +84,50 @@ func TestInMemoryWriteWhileRowsAreOpen(t *testing.T) {
 		require.EqualValues(t, 3, queryInt(t, db, "SELECT count(*) FROM t"), dsn)
 		require.NoError(t, db.Close())
 	}
+}
+
+// TestBurstWithinTheOpenFilesLimit: 5000 goroutines of three mixed operations each, with the
+// common soft limit of 1024 open files, end without an error: readers beyond
+// _serial_readers stop at _serial_readers_max (by default a sixth of that limit) and the
+// rest wait their turn. Plain mattn's unbounded pool can run out of file descriptors here.
+func TestBurstWithinTheOpenFilesLimit(t *testing.T) {
+	var was syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &was))
+	lowered := was
+	lowered.Cur = min(was.Cur, 1024)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered))
+	defer func() { require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &was)) }()
+
+	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "burst.db")})
+	require.LessOrEqual(t, cn.cfg.ReadersMax, 1024/6+1)
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, g INTEGER)")
+	const goroutines = 5000
+	var g errgroup.Group
+	for i := range goroutines {
+		g.Go(func() error {
+			if _, err := db.Exec("INSERT INTO t(g) VALUES (?)", i); err != nil {
+				return err
+			}
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM t WHERE g <= ?", i).Scan(&n); err != nil {
+				return err
+			}
+			tx, err := db.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			if err := tx.QueryRow("SELECT count(*) FROM t WHERE g = ?", i).Scan(&n); err != nil {
+				tx.Rollback()
+				return err
+			}
+			if n != 1 {
+				tx.Rollback()
+				return fmt.Errorf("goroutine %d: %d rows of its own", i, n)
+			}
+			return tx.Commit()
+		})
+	}
+	require.NoError(t, g.Wait())
+	require.EqualValues(t, goroutines, queryInt(t, db, "SELECT count(*) FROM t"))
+	require.LessOrEqual(t, cn.Stats().ReadersOpen, cn.cfg.ReadersMax)
 }

@@ -53,9 +53,9 @@ type Stats struct {
 	// ReaderAcquisitions counts the times a reader was handed to a session.
 	ReaderAcquisitions uint64
 	// ReadersOverflowed counts the readers opened beyond _serial_readers for a read that
-	// waited 100ms with every reader in use, as a read nested in a loop over rows does when
-	// the outer reads hold every reader. A count that keeps growing says _serial_readers is
-	// too small for the program's nesting.
+	// found every reader in use, as a read nested in a loop over rows does when the outer
+	// reads hold every reader. A count that keeps growing says _serial_readers is too small
+	// for the program's concurrency.
 	ReadersOverflowed uint64
 
 	// SessionConnsOpen is the number of sessions that have a connection of their own now;
