@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strings"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -62,6 +64,12 @@ type conn struct {
 	// database (classification.opensTemp): its database_list then lists temp, as on one
 	// connection.
 	tempOpen bool
+	// txLocal is set once a statement of the session's transaction on the shared writer left
+	// state of the connection's own there (a temp object, a pragma setting); txSettings are
+	// the values those pragmas had before. The transaction's end carries them out (see
+	// carryOut).
+	txLocal    bool
+	txSettings map[string]string
 
 	// last are the session's own last_insert_rowid() and changes() (see lastchange.go):
 	// written only by the ledger of the connection the session's statement runs on, read by
@@ -211,8 +219,19 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 			return placement{}, t.aborted
 		}
 		if t.readOnly {
+			// The transaction holds its connection already: the classifier needs no share of
+			// the gate. Its statements report the session's last_insert_rowid() and
+			// changes(), there too.
 			c.cn.routes.pinned.Add(1)
-			return c.placeForRead(ctx, noJudgement)
+			cls, err := c.classify(ctx, query, false)
+			if err != nil {
+				return placement{}, err
+			}
+			pl, err := c.placeForRead(ctx, cls)
+			if err == nil && !pl.entered {
+				pl = c.entered(pl)
+			}
+			return pl, err
 		}
 	}
 	if c.holding {
@@ -224,6 +243,9 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		if err != nil {
 			return placement{}, err
 		}
+		if len(cls.settings) > 0 && c.session == nil && (c.tx != nil || c.sqlTx) {
+			c.saveSettings(cls.settings)
+		}
 		if cls.pins && c.session == nil && c.tx == nil && !c.sqlTx {
 			// Only rows of a statement hold the turn, not a transaction: the statement's
 			// state is the session's own as always.
@@ -231,12 +253,24 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 				return placement{}, err
 			}
 		}
+		if cls.listsDatabases && !c.tempOpen && c.session == nil && cls.route == toReader && c.cn.gate == nil {
+			// database_list is no part of the transaction, and the shared writer may have
+			// opened its temp database for others: a reader lists what the session's
+			// connection would.
+			c.cn.routes.reader.Add(1)
+			return c.placeForRead(ctx, cls)
+		}
 		c.cn.routes.pinned.Add(1)
 		return c.placeOnWriter(ctx, cls)
 	}
 	cls, err := c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0)
 	if err != nil {
 		return placement{}, err
+	}
+	if cls.destroys && c.session == nil && len(c.leases) > 0 {
+		// On one connection, SQLite refuses to drop a table or an index while another
+		// statement of it is under way: the session's open rows are.
+		return placement{}, sqlite3.Error{Code: sqlite3.ErrLocked, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrLocked)}
 	}
 	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl) || (cls.beginsTx && c.promotable())) {
 		// The statement makes state of the session's own: it moves to a connection of its
@@ -418,6 +452,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.cn.writer.replaceNext()
 		c.sqlTx = false
 	default:
+		if c.txLocal && p == c.cn.writer.conn && p.AutoCommit() {
+			c.carryOut(p)
+		}
 		// Only a statement that may begin or end a transaction can change whether the
 		// connection is inside one; asking SQLite is a call into it on every write.
 		inTx := c.sqlTx
@@ -438,6 +475,10 @@ func (c *conn) afterWriter(pl placement, err error) {
 			c.cn.pragmas.record(pl.cls.settings)
 		}
 	}
+	if err == nil && (c.sqlTx || c.tx != nil) && p != nil && p == c.cn.writer.conn &&
+		(pl.cls.pins || len(pl.cls.settings) > 0 || (!pl.cls.known && pl.cls.schema)) {
+		c.txLocal = true
+	}
 	if pl.cls.schema {
 		c.cn.router.invalidate()
 	}
@@ -445,6 +486,73 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.cn.readers.fileChanged()
 	}
 	c.releaseWriterIfIdle()
+}
+
+// saveSettings records, before a statement of the session's transaction on the shared
+// writer sets them, the values of pragmas not recorded yet in that transaction.
+func (c *conn) saveSettings(settings []pragmaSetting) {
+	w := c.cn.writer.conn
+	for _, s := range settings {
+		if _, ok := c.txSettings[s.name]; ok || w == nil {
+			continue
+		}
+		if v, err := queryText(w.SQLiteConn, "PRAGMA "+s.name); err == nil {
+			if c.txSettings == nil {
+				c.txSettings = make(map[string]string)
+			}
+			c.txSettings[s.name] = v
+		}
+	}
+}
+
+// carryOut ends what the session's transaction, just ended on the shared writer p, left
+// there of its own: no other session may see it. Pragma settings it changed are set back on
+// p, and the session gets a connection of its own with them, so that it goes on seeing
+// them, as on one connection. Temp objects it created are dropped: SQLite cannot move them
+// to another connection (see the README's Differences).
+func (c *conn) carryOut(p *physConn) {
+	c.txLocal = false
+	saved := c.txSettings
+	c.txSettings = nil
+	var kept []string
+	for name, before := range saved {
+		after, err := queryText(p.SQLiteConn, "PRAGMA "+name)
+		if err != nil || after == before {
+			continue
+		}
+		kept = append(kept, fmt.Sprintf("PRAGMA %s = %s", name, after))
+		_, _ = p.ExecContext(context.Background(), fmt.Sprintf("PRAGMA %s = %s", name, before), nil)
+	}
+	c.dropTempObjects(p)
+	if len(kept) == 0 || c.session != nil || c.openSession() != nil {
+		return
+	}
+	for _, q := range kept {
+		_, _ = c.session.ExecContext(context.Background(), q, nil)
+	}
+}
+
+// dropTempObjects drops the temp tables, views and triggers on p.
+func (c *conn) dropTempObjects(p *physConn) {
+	r, err := p.QueryContext(context.Background(),
+		"SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')", nil)
+	if err != nil {
+		return
+	}
+	var drops []string
+	dest := make([]driver.Value, 2)
+	for r.Next(dest) == nil {
+		kind, _ := dest[0].(string)
+		name, _ := dest[1].(string)
+		drops = append(drops, fmt.Sprintf("DROP %s IF EXISTS temp.\"%s\"", strings.ToUpper(kind), strings.ReplaceAll(name, `"`, `""`)))
+	}
+	r.Close()
+	for _, q := range drops {
+		_, _ = p.ExecContext(context.Background(), q, nil)
+	}
+	if len(drops) > 0 {
+		c.cn.router.invalidate()
+	}
 }
 
 // isReadOnlyError reports whether err is SQLite's SQLITE_READONLY.
@@ -510,6 +618,7 @@ func (c *conn) releaseReader(l *readerLease, err error) {
 	if c.reader == l {
 		c.reader = nil
 	}
+	l.conn.ledger = changeLedger{} // the reader's next user is another session
 	c.leases = slices.DeleteFunc(c.leases, func(x *readerLease) bool { return x == l })
 	// A reader whose temp database a statement opened is closed: readers never list temp.
 	c.cn.readers.put(l.conn, l.opensTemp || (err != nil && closedUnderneath(l.conn)), l.suspect)
@@ -613,7 +722,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 		return nil, err
 	}
 	c.settleChanges(pl, true)
-	if !pl.cls.empty {
+	if !pl.cls.empty && !pl.cls.returns {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
 		// for a statement that changed nothing (but for a string with no statement at all):
 		// those are the session's own.
@@ -645,9 +754,37 @@ func (c *conn) failed(pl placement, err error) {
 // execAt runs the call at pl under the statement's time limit.
 func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result, error) {
 	sctx, cancel := c.cn.statementContext(ctx)
-	res, err := cl.runExec(sctx, pl.conn)
+	var res driver.Result
+	var err error
+	if pl.cls.returns {
+		res, err = c.execReturning(sctx, pl, cl)
+	} else {
+		res, err = cl.runExec(sctx, pl.conn)
+	}
 	cancel()
 	return res, c.cn.statementError(ctx, sctx, err)
+}
+
+// execReturning runs a write with a RETURNING clause for Exec as mattn does: one step, whose
+// result is the Exec result. SQLite runs the whole write in that step but sets changes() only
+// when the statement ends, so when the step returns a row, mattn's result carries the
+// changes() of before the statement: the session's own. An error after the first row is
+// not reported, as mattn does not.
+func (c *conn) execReturning(sctx context.Context, pl placement, cl call) (driver.Result, error) {
+	r, err := cl.runQuery(sctx, pl.conn)
+	if err != nil {
+		return nil, err
+	}
+	err = r.Next(make([]driver.Value, len(r.Columns())))
+	now := readValues(pl.conn.h)
+	_ = r.Close()
+	switch {
+	case err == nil:
+		return lastChange{rowid: now.rowid, changes: c.last.changes}, nil
+	case err == io.EOF:
+		return lastChange{rowid: now.rowid, changes: now.changes}, nil
+	}
+	return nil, err
 }
 
 // QueryContext implements driver.QueryerContext.

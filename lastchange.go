@@ -67,9 +67,14 @@ func (l *changeLedger) leave(h dbHandle, ranDML bool) {
 	if own == nil {
 		return
 	}
+	// Only what moved on this connection during the statement is the session's news: its
+	// values may have moved since on another connection (its own, opened while these rows
+	// were open on the writer).
 	now := readValues(h)
-	own.rowid = now.rowid
-	if l.trusted || ranDML || now.changes != l.start.changes || now.total != l.start.total {
+	if now.rowid != l.start.rowid {
+		own.rowid = now.rowid
+	}
+	if ranDML || now.changes != l.start.changes || now.total != l.start.total {
 		own.changes = now.changes
 	}
 	l.depth--

@@ -64,6 +64,13 @@ type classification struct {
 	fileChange bool
 	// beginsTx is set for a string with a BEGIN or SAVEPOINT statement.
 	beginsTx bool
+	// destroys is set for a string that drops a table or an index (not of the temp
+	// database): SQLite refuses that while the connection has other statements under way.
+	destroys bool
+	// returns is set for one INSERT, REPLACE, UPDATE or DELETE (behind WITH or not) with a
+	// RETURNING clause, as far as a look at its words tells: mattn's Exec of it reports the
+	// changes() of before it when it returns a row (see conn.execReturning).
+	returns bool
 	// opensTemp is set for a string that opens the temp database of the connection it runs
 	// on (a statement on the temp schema, an integrity check of every database), after
 	// which database_list lists it there; listsDatabases for one that reads database_list.
@@ -192,6 +199,8 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
 		cls.fileChange = cls.fileChange || st.keyword == "VACUUM"
 		cls.beginsTx = cls.beginsTx || st.keyword == "BEGIN" || st.keyword == "SAVEPOINT"
+		cls.returns = len(statements) == 1 && (dmlKeywords[st.keyword] || st.keyword == "WITH") &&
+			strings.Contains(strings.ToUpper(st.sql), "RETURNING")
 		cls.mayChange = cls.mayChange || dmlKeywords[st.keyword] || st.keyword == "WITH"
 	}
 	if gated {
@@ -253,6 +262,7 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.txControl = cls.txControl || ev.txControl
 		cls.fileChange = cls.fileChange || ev.fileChange
 		cls.opensTemp = cls.opensTemp || ev.opensTemp
+		cls.destroys = cls.destroys || ev.destroys
 		cls.listsDatabases = cls.listsDatabases || ev.listsDatabases
 		cls.settings = append(cls.settings, ev.settings...)
 	}
@@ -308,6 +318,8 @@ type statementEvents struct {
 	fileChange bool
 	// opensTemp is set when it opens the connection's temp database.
 	opensTemp bool
+	// destroys is set when it drops a table or an index of a database other than temp.
+	destroys bool
 	// listsDatabases is set when it reads database_list.
 	listsDatabases bool
 	settings       []pragmaSetting
@@ -361,6 +373,7 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 		// CREATE TABLE temp.x and virtual tables in temp come this way, not as CREATE_TEMP_*.
 		ev.write, ev.schema = true, true
 		ev.pins = ev.pins || database == "temp"
+		ev.destroys = ev.destroys || ((op == sqlite3.SQLITE_DROP_TABLE || op == sqlite3.SQLITE_DROP_INDEX) && database != "temp")
 	}
 	return sqlite3.SQLITE_OK
 }

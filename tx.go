@@ -80,9 +80,6 @@ func (c *conn) heldForRead() error {
 	switch {
 	case !c.holding:
 		return nil
-	case c.session != nil && !c.sqlTx:
-		return fmt.Errorf("sqliteserial: a read-only transaction cannot begin while rows of a write are open on " +
-			"this connection; close them first")
 	case c.sqlTx:
 		p := c.writeTarget()
 		if p == nil {
