@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -233,6 +235,12 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 			}
 			return pl, err
 		}
+	}
+	if c.cn.exclusive.Load() && c.session == nil {
+		// In exclusive locking mode no other connection can read the file, the classifier
+		// included: everything runs on the writer, judged by its words.
+		c.cn.routes.writer.Add(1)
+		return c.placeOnWriter(ctx, unpreparedJudgement(query))
 	}
 	if c.holding {
 		// A transaction or open rows hold the writer's turn for the session: everything
@@ -478,6 +486,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 	if err == nil && (c.sqlTx || c.tx != nil) && p != nil && p == c.cn.writer.conn &&
 		(pl.cls.pins || len(pl.cls.settings) > 0 || (!pl.cls.known && pl.cls.schema)) {
 		c.txLocal = true
+	}
+	if err == nil && pl.cls.lockingMode != "" && p != nil && p == c.cn.writer.conn {
+		c.cn.setExclusive(pl.cls.lockingMode == "EXCLUSIVE")
 	}
 	if pl.cls.schema {
 		c.cn.router.invalidate()
@@ -863,8 +874,11 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	cls, err := c.classify(ctx, query, !c.holding && len(c.leases) == 0 && c.sessionUses == 0)
-	if err != nil {
+	var cls *classification
+	var err error
+	if c.cn.exclusive.Load() && c.session == nil {
+		cls = unpreparedJudgement(query)
+	} else if cls, err = c.classify(ctx, query, !c.holding && len(c.leases) == 0 && c.sessionUses == 0); err != nil {
 		return nil, err
 	}
 	n := cls.numInput

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -43,6 +45,10 @@ type Connector struct {
 	sessions sessionCounters
 	// calls counts the calls running inside the driver, which Close lets finish.
 	calls callCounter
+	// exclusive is set while the database is in exclusive locking mode (by the DSN, or by a
+	// PRAGMA locking_mode setting through the driver): only the writer can use the file, so
+	// every statement runs there, reads included, judged by its words (conn.choose).
+	exclusive atomic.Bool
 	// reads tracks the reads under way, for checkpoints.
 	reads readEpochs
 }
@@ -180,6 +186,7 @@ func (cn *Connector) start() error {
 	cn.readers.reads = &cn.reads
 	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)
+	cn.exclusive.Store(cn.topo.exclusive && cn.writer != nil)
 	cn.started = true
 	return nil
 }
@@ -243,6 +250,18 @@ func (p *physConn) run(ctx context.Context, query string) (driver.Result, error)
 		p.preparedMu.Unlock()
 	}
 	return h.ExecContext(ctx, nil)
+}
+
+// setExclusive records the database's locking mode. Entering exclusive mode closes the
+// classifier and the idle readers: SQLite gives the writer the file only once no other
+// connection has it open (in WAL mode they hold its shared memory). Readers in use are
+// closed as they come back.
+func (cn *Connector) setExclusive(on bool) {
+	cn.exclusive.Store(on)
+	cn.readers.closeIdle(on)
+	if on {
+		cn.router.closeClassifier()
+	}
 }
 
 // openTemp opens the connection's temp database, after which database_list lists it. Only
@@ -499,3 +518,34 @@ func (cn *Connector) Close() error {
 
 // closeWait bounds how long Close lets the calls running inside the driver finish.
 const closeWait = time.Second
+
+// Stats returns the connector's counters. Before its first connection it returns zeros.
+func (cn *Connector) Stats() Stats {
+	s := Stats{
+		ReadRoutes:    cn.routes.reader.Load(),
+		WriteRoutes:   cn.routes.writer.Load(),
+		PinnedRoutes:  cn.routes.pinned.Load(),
+		RetriedRoutes: cn.routes.retried.Load(),
+
+		SessionConnsOpen:   int(cn.sessions.open.Load()),
+		SessionConnsOpened: cn.sessions.opened.Load(),
+	}
+	cn.startMu.Lock()
+	w, readers := cn.writer, cn.readers
+	cn.startMu.Unlock()
+	if w != nil {
+		ws, depth := w.snapshot()
+		s.WriterQueueDepth = depth
+		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ws.units, ws.waits, ws.gaveUp
+		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
+		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
+		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
+		s.WriterHeldBy, s.WriterHeldFor = w.holder()
+	}
+	if readers != nil {
+		rs, open, inUse := readers.snapshot()
+		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
+		s.ReadersOpened, s.ReaderAcquisitions, s.ReadersOverflowed = rs.opened, rs.acquired, rs.overflowed
+	}
+	return s
+}

@@ -158,6 +158,9 @@ type topology struct {
 	busyTimeout time.Duration
 	// begin is the statement that starts a write transaction.
 	begin string
+	// exclusive is set for _locking_mode=EXCLUSIVE (or _locking): only one connection can
+	// use the file, so everything runs on the writer.
+	exclusive bool
 	// sessionBegin is mattn's own statement for BeginTx (by _txlock): the driver runs it on
 	// a session's own connection with reads open on it, so that the transaction keeps their
 	// snapshot, as on one mattn connection.
@@ -187,6 +190,7 @@ func planTopology(dsn string) topology {
 		t.sessionBegin = "BEGIN IMMEDIATE"
 	}
 	t.journalChosen = q.has("_journal_mode") || q.has("_journal")
+	t.exclusive = strings.EqualFold(q.get("_locking_mode"), "exclusive") || strings.EqualFold(q.get("_locking"), "exclusive")
 	mode := strings.ToLower(q.get("mode"))
 	t.memory = q.base == ":memory:" || q.base == "" ||
 		(uri && (strings.HasPrefix(q.base, "file::memory:") || mode == "memory" || strings.EqualFold(q.get("vfs"), "memdb")))

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 // Differential regression tests: each runs the same code through plain mattn/go-sqlite3

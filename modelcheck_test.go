@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial_test
 
 // A differential model checker: random programs of several sessions run, one operation at a

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -33,6 +35,7 @@ type readerPool struct {
 	inUse   int              // readers handed out
 	waiters []chan *physConn // callers waiting for a reader; the pool's close sends nil
 	closed  bool
+	off     bool // readers coming back are closed: the database is in exclusive locking mode
 	stats   readerStats
 	// active counts the readers in use by the parity of the epoch (reads.epoch) they were
 	// handed out in: a reader in use is a read under way, for checkpoints. When drainCh is
@@ -294,7 +297,7 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 	p.mu.Lock()
 	p.releaseLocked(c.readEpoch)
 	switch {
-	case p.closed || broken:
+	case p.closed || broken || p.off:
 		p.count--
 		p.wakeForSlotLocked()
 		p.mu.Unlock()
@@ -313,6 +316,18 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 		p.idle = append(p.idle, c)
 		p.mu.Unlock()
 	}
+}
+
+// closeIdle closes the idle readers, and when off is set, the readers that come back from
+// then on, until closeIdle(false).
+func (p *readerPool) closeIdle(off bool) {
+	p.mu.Lock()
+	p.off = off
+	idle := p.idle
+	p.idle = nil
+	p.count -= len(idle)
+	p.mu.Unlock()
+	closeAll(idle)
 }
 
 // close refuses new hand-outs and waiters and closes the idle readers; the readers in use

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -64,6 +66,9 @@ type classification struct {
 	fileChange bool
 	// beginsTx is set for a string with a BEGIN or SAVEPOINT statement.
 	beginsTx bool
+	// lockingMode is EXCLUSIVE or NORMAL for a string that sets the main database's locking
+	// mode: the connector runs everything on the writer in exclusive mode (see conn.choose).
+	lockingMode string
 	// destroys is set for a string that drops a table or an index (not of the temp
 	// database): SQLite refuses that while the connection has other statements under way.
 	destroys bool
@@ -179,6 +184,21 @@ func (r *router) classify(ctx context.Context, query string, gated bool) (*class
 // judge prepares every statement of query on the classifier and combines SQLite's
 // judgement (sqlite3_stmt_readonly) with what the authorizer saw.
 func (r *router) judge(ctx context.Context, query string, gated bool) (*classification, error) {
+	cls, statements := judgeWords(query)
+	if len(statements) == 0 {
+		return cls, nil
+	}
+	if gated {
+		if err := r.gate.acquireShared(ctx); err != nil {
+			return nil, err
+		}
+		defer r.gate.releaseShared()
+	}
+	return r.judgePrepared(cls, statements)
+}
+
+// judgeWords classifies query by the first words of its statements alone, and returns them.
+func judgeWords(query string) (*classification, []statementText) {
 	statements := splitStatements(query)
 	cls := &classification{route: toReader, known: true, readsOnly: true}
 	if len(statements) == 0 {
@@ -202,13 +222,45 @@ func (r *router) judge(ctx context.Context, query string, gated bool) (*classifi
 		cls.returns = len(statements) == 1 && (dmlKeywords[st.keyword] || st.keyword == "WITH") &&
 			strings.Contains(strings.ToUpper(st.sql), "RETURNING")
 		cls.mayChange = cls.mayChange || dmlKeywords[st.keyword] || st.keyword == "WITH"
-	}
-	if gated {
-		if err := r.gate.acquireShared(ctx); err != nil {
-			return nil, err
+		if st.keyword == "PRAGMA" {
+			if mode, ok := lockingModeSetting(st.sql); ok {
+				cls.lockingMode = mode
+			}
 		}
-		defer r.gate.releaseShared()
 	}
+	return cls, statements
+}
+
+// unpreparedJudgement is the judgement of query when no connection may prepare it (in
+// exclusive locking mode only the writer can read the file): by its words, run on the
+// writer.
+func unpreparedJudgement(query string) *classification {
+	cls, statements := judgeWords(query)
+	if len(statements) == 0 {
+		return cls
+	}
+	cls.route, cls.known, cls.readsOnly = toWriter, false, false
+	cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
+	return cls
+}
+
+// lockingModeSetting reads a statement that sets the main database's locking mode, PRAGMA
+// [main.]locking_mode = MODE (or (MODE)), and returns MODE in upper case.
+func lockingModeSetting(sql string) (string, bool) {
+	s := strings.ToUpper(strings.Join(strings.FieldsFunc(sql, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '(' || r == ')' || r == '=' || r == ';' || r == '\'' || r == '"'
+	}), " "))
+	s = strings.Replace(s, "PRAGMA MAIN.", "PRAGMA ", 1)
+	mode, ok := strings.CutPrefix(s, "PRAGMA LOCKING_MODE ")
+	if !ok || (mode != "EXCLUSIVE" && mode != "NORMAL") {
+		return "", false
+	}
+	return mode, true
+}
+
+// judgePrepared completes cls, the judgement of statements by their words, by preparing
+// each on the classifier.
+func (r *router) judgePrepared(cls *classification, statements []statementText) (*classification, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -390,6 +442,11 @@ func isSchemaTable(table string) bool {
 // observePragma records a PRAGMA: its name, its argument (empty for none) and its schema.
 func (ev *statementEvents) observePragma(name, arg, schema string) {
 	kind := pragmas[name]
+	if name == "locking_mode" && arg != "" && (schema == "" || schema == "main") {
+		// The whole connector's mode, not the session's (classification.lockingMode).
+		ev.write = true
+		return
+	}
 	switch {
 	case (name == "integrity_check" || name == "quick_check") && (schema == "" || schema == "temp"):
 		// Checking every database opens the connection's temp database (see observe).
@@ -413,6 +470,16 @@ func (ev *statementEvents) observePragma(name, arg, schema string) {
 	case kind == pragmaSession || kind == pragmaBroadcast:
 		// A setting that must not spread, or one for another schema of the session.
 		ev.pins = true
+	}
+}
+
+// closeClassifier closes the classifier; the next judgement opens another.
+func (r *router) closeClassifier() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.classifier != nil {
+		r.classifier.Close()
+		r.classifier = nil
 	}
 }
 

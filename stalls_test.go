@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -130,4 +132,55 @@ func TestBurstWithinTheOpenFilesLimit(t *testing.T) {
 	require.NoError(t, g.Wait())
 	require.EqualValues(t, goroutines, queryInt(t, db, "SELECT count(*) FROM t"))
 	require.LessOrEqual(t, cn.Stats().ReadersOpen, cn.cfg.ReadersMax)
+}
+
+// TestExclusiveLockingMode runs mattn's TestWAL shape, PRAGMA locking_mode = EXCLUSIVE
+// through the *sql.DB (and the same mode from the DSN) followed by writes, a transaction
+// and reads, with the same results as plain mattn: in exclusive locking mode only one
+// connection can use the file, so the driver runs everything on the writer.
+func TestExclusiveLockingMode(t *testing.T) {
+	run := func(t *testing.T, name, dsn string, pragma bool) []int64 {
+		db, err := sql.Open(name, dsn)
+		require.NoError(t, err)
+		defer db.Close()
+		mustExec(t, db, "PRAGMA journal_mode = WAL")
+		if pragma {
+			mustExec(t, db, "PRAGMA locking_mode = EXCLUSIVE")
+		}
+		mustExec(t, db, "CREATE TABLE test(id INTEGER PRIMARY KEY, user TEXT NOT NULL)", "INSERT INTO test(user) VALUES ('a')")
+		tx, err := db.Begin()
+		require.NoError(t, err)
+		s, err := tx.Prepare("INSERT INTO test(user) VALUES (?)")
+		require.NoError(t, err)
+		var out []int64
+		out = append(out, queryInt(t, tx, "SELECT count(*) FROM test"))
+		_, err = s.Exec("b")
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		require.NoError(t, tx.Commit())
+		out = append(out, queryInt(t, db, "SELECT count(*) FROM test"))
+		ro, err := db.BeginTx(background, &sql.TxOptions{ReadOnly: true})
+		require.NoError(t, err)
+		out = append(out, queryInt(t, ro, "SELECT count(*) FROM test"))
+		require.NoError(t, ro.Commit())
+		rows, err := db.Query("SELECT id FROM test ORDER BY id")
+		require.NoError(t, err)
+		for rows.Next() {
+			var id int64
+			require.NoError(t, rows.Scan(&id))
+			out = append(out, id)
+		}
+		require.NoError(t, rows.Close())
+		return out
+	}
+	for _, pragma := range []bool{true, false} {
+		query := "?_locking_mode=EXCLUSIVE"
+		if pragma {
+			query = ""
+		}
+		dir := t.TempDir()
+		mattn := run(t, "sqlite3", filepath.Join(dir, "m.db")+query, pragma)
+		driver := run(t, "sqlite-serial", filepath.Join(dir, "d.db")+query, pragma)
+		require.Equal(t, mattn, driver, "pragma %v", pragma)
+	}
 }

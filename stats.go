@@ -64,37 +64,6 @@ type Stats struct {
 	SessionConnsOpened uint64
 }
 
-// Stats returns the connector's counters. Before its first connection it returns zeros.
-func (cn *Connector) Stats() Stats {
-	s := Stats{
-		ReadRoutes:    cn.routes.reader.Load(),
-		WriteRoutes:   cn.routes.writer.Load(),
-		PinnedRoutes:  cn.routes.pinned.Load(),
-		RetriedRoutes: cn.routes.retried.Load(),
-
-		SessionConnsOpen:   int(cn.sessions.open.Load()),
-		SessionConnsOpened: cn.sessions.opened.Load(),
-	}
-	cn.startMu.Lock()
-	w, readers := cn.writer, cn.readers
-	cn.startMu.Unlock()
-	if w != nil {
-		ws, depth := w.snapshot()
-		s.WriterQueueDepth = depth
-		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ws.units, ws.waits, ws.gaveUp
-		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
-		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
-		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
-		s.WriterHeldBy, s.WriterHeldFor = w.holder()
-	}
-	if readers != nil {
-		rs, open, inUse := readers.snapshot()
-		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
-		s.ReadersOpened, s.ReaderAcquisitions, s.ReadersOverflowed = rs.opened, rs.acquired, rs.overflowed
-	}
-	return s
-}
-
 // StatsOf returns the counters of the connector behind db, which must have been opened with
 // this driver.
 func StatsOf(db *sql.DB) (Stats, error) {

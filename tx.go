@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sqliteserial
 
 import (
@@ -62,6 +64,19 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	}
 	if c.tx != nil {
 		return nil, fmt.Errorf("sqliteserial: a transaction is already open on this connection")
+	}
+	if opts.ReadOnly && c.cn.exclusive.Load() && c.session == nil {
+		// No reader can read the file: the transaction runs on the writer, query-only.
+		dt, err := c.beginWrite(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t := dt.(*tx)
+		if t.queryOnly, err = makeQueryOnly(c.writeTarget()); err != nil {
+			_ = c.endTx(t, false)
+			return nil, err
+		}
+		return t, nil
 	}
 	if opts.ReadOnly || c.cn.writer == nil {
 		if err := c.heldForRead(); err != nil {

@@ -71,3 +71,20 @@ func containsInOrder(files [][]string, lines []string) bool {
 	}
 	return false
 }
+
+// TestCIRunsTheReadmeTestCommand checks that .ci/run runs exactly the test command the
+// README opens with (its second line, without the comment).
+func TestCIRunsTheReadmeTestCommand(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, block, found := strings.Cut(string(readme), "```sh\n")
+	require.True(t, found, "the README opens with a sh block")
+	lines := strings.Split(block, "\n")
+	require.GreaterOrEqual(t, len(lines), 2)
+	command, _, _ := strings.Cut(lines[1], "#")
+	command = strings.TrimSpace(command)
+	require.Contains(t, command, "go test")
+	ci, err := os.ReadFile("../.ci/run")
+	require.NoError(t, err)
+	require.Contains(t, strings.Split(string(ci), "\n"), command, ".ci/run runs the README's test command as its own line")
+}
