@@ -275,9 +275,9 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	if err != nil {
 		return placement{}, err
 	}
-	if cls.destroys && c.session == nil && len(c.leases) > 0 {
+	if len(c.leases) > 0 && (cls.destroys || (cls.drops && c.session != nil && c.sessionDestroys(query))) {
 		// On one connection, SQLite refuses to drop a table or an index while another
-		// statement of it is under way: the session's open rows are.
+		// statement of it is under way: the session's open rows on a reader are.
 		return placement{}, sqlite3.Error{Code: sqlite3.ErrLocked, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrLocked)}
 	}
 	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl) || (cls.beginsTx && c.promotable())) {
@@ -320,6 +320,30 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	pl, err := c.placeForRead(ctx, cls)
 	pl.retry = true
 	return pl, err
+}
+
+// sessionDestroys reports whether a DROP of query drops a table or an index on the session's
+// own connection, where the classifier may not see it (a temp table): its program there
+// destroys a b-tree.
+func (c *conn) sessionDestroys(query string) bool {
+	for _, st := range splitStatements(query) {
+		if st.keyword != "DROP" {
+			continue
+		}
+		r, err := c.session.QueryContext(context.Background(), "EXPLAIN "+st.sql, nil)
+		if err != nil {
+			continue
+		}
+		dest := make([]driver.Value, len(r.Columns()))
+		for r.Next(dest) == nil {
+			if op, _ := dest[1].(string); op == "Destroy" {
+				r.Close()
+				return true
+			}
+		}
+		r.Close()
+	}
+	return false
 }
 
 // sessionWrites reports whether a statement of a session with its own connection needs the
@@ -460,7 +484,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.cn.writer.replaceNext()
 		c.sqlTx = false
 	default:
-		if c.txLocal && p == c.cn.writer.conn && p.AutoCommit() {
+		if c.txLocal && p == c.cn.writer.conn && p.AutoCommit() && c.writeRows == 0 {
+			// The transaction ended, and no rows of it are open on the writer (SQLite
+			// refuses to drop a table while they are): the turn is still the session's.
 			c.carryOut(p)
 		}
 		// Only a statement that may begin or end a transaction can change whether the

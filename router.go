@@ -69,9 +69,9 @@ type classification struct {
 	// lockingMode is EXCLUSIVE or NORMAL for a string that sets the main database's locking
 	// mode: the connector runs everything on the writer in exclusive mode (see conn.choose).
 	lockingMode string
-	// destroys is set for a string that drops a table or an index (not of the temp
-	// database): SQLite refuses that while the connection has other statements under way.
-	destroys bool
+	// destroys is set for a string that drops a table or an index: SQLite refuses that while
+	// the connection has other statements under way. drops is set for one with a DROP.
+	destroys, drops bool
 	// returns is set for one INSERT, REPLACE, UPDATE or DELETE (behind WITH or not) with a
 	// RETURNING clause, as far as a look at its words tells: mattn's Exec of it reports the
 	// changes() of before it when it returns a row (see conn.execReturning).
@@ -218,6 +218,8 @@ func judgeWords(query string) (*classification, []statementText) {
 		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
 		cls.fileChange = cls.fileChange || st.keyword == "VACUUM"
+		cls.opensTemp = cls.opensTemp || namesTempSchema(st.sql)
+		cls.drops = cls.drops || st.keyword == "DROP"
 		cls.beginsTx = cls.beginsTx || st.keyword == "BEGIN" || st.keyword == "SAVEPOINT"
 		cls.returns = len(statements) == 1 && (dmlKeywords[st.keyword] || st.keyword == "WITH") &&
 			strings.Contains(strings.ToUpper(st.sql), "RETURNING")
@@ -242,6 +244,32 @@ func unpreparedJudgement(query string) *classification {
 	cls.route, cls.known, cls.readsOnly = toWriter, false, false
 	cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
 	return cls
+}
+
+// namesTempSchema reports whether sql names the temp schema (temp.x), which opens the
+// connection's temp database even where the authorizer reports nothing (DROP TABLE IF
+// EXISTS temp.x of a table that does not exist). A string literal that holds the words
+// errs on the side of listing temp.
+func namesTempSchema(sql string) bool {
+	for i := 0; ; {
+		j := strings.Index(strings.ToLower(sql[i:]), "temp")
+		if j < 0 {
+			return false
+		}
+		i += j + len("temp")
+		k := i
+		for k < len(sql) && (sql[k] == ' ' || sql[k] == '"' || sql[k] == '`' || sql[k] == ']') {
+			k++
+		}
+		before := i - len("temp") - 1
+		if k < len(sql) && sql[k] == '.' && (before < 0 || !isWordByte(sql[before])) {
+			return true
+		}
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
 // lockingModeSetting reads a statement that sets the main database's locking mode, PRAGMA
@@ -302,7 +330,7 @@ func (r *router) judgePrepared(cls *classification, statements []statementText) 
 		if !readOnly || ev.write {
 			cls.route = toWriter
 		}
-		cls.readsOnly = cls.readsOnly && readOnly && !ev.write
+		cls.readsOnly = cls.readsOnly && readOnly
 		if st.keyword == "EXPLAIN" {
 			// EXPLAIN runs nothing: what it explains leaves no state and no setting. It
 			// keeps its route, which is conservative.
@@ -370,7 +398,7 @@ type statementEvents struct {
 	fileChange bool
 	// opensTemp is set when it opens the connection's temp database.
 	opensTemp bool
-	// destroys is set when it drops a table or an index of a database other than temp.
+	// destroys is set when it drops a table or an index.
 	destroys bool
 	// listsDatabases is set when it reads database_list.
 	listsDatabases bool
@@ -418,6 +446,7 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 		sqlite3.SQLITE_CREATE_TEMP_VIEW, sqlite3.SQLITE_DROP_TEMP_INDEX, sqlite3.SQLITE_DROP_TEMP_TABLE,
 		sqlite3.SQLITE_DROP_TEMP_TRIGGER, sqlite3.SQLITE_DROP_TEMP_VIEW:
 		ev.write, ev.pins, ev.schema = true, true, true
+		ev.destroys = ev.destroys || op == sqlite3.SQLITE_DROP_TEMP_TABLE || op == sqlite3.SQLITE_DROP_TEMP_INDEX
 	case sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_CREATE_TRIGGER,
 		sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_DROP_TABLE,
 		sqlite3.SQLITE_DROP_TRIGGER, sqlite3.SQLITE_DROP_VIEW, sqlite3.SQLITE_ALTER_TABLE,
@@ -425,7 +454,7 @@ func (r *router) observe(op int, arg1, arg2, database string) int {
 		// CREATE TABLE temp.x and virtual tables in temp come this way, not as CREATE_TEMP_*.
 		ev.write, ev.schema = true, true
 		ev.pins = ev.pins || database == "temp"
-		ev.destroys = ev.destroys || ((op == sqlite3.SQLITE_DROP_TABLE || op == sqlite3.SQLITE_DROP_INDEX) && database != "temp")
+		ev.destroys = ev.destroys || op == sqlite3.SQLITE_DROP_TABLE || op == sqlite3.SQLITE_DROP_INDEX
 	}
 	return sqlite3.SQLITE_OK
 }
