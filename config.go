@@ -49,10 +49,12 @@ type Config struct {
 	// ReadersMax is the most reader connections open at once (_serial_readers_max). A read
 	// that finds every reader in use opens another, up to ReadersMax; at ReadersMax, reads
 	// wait in FIFO order, honouring their context. A read nested in a session's open rows
-	// never waits: it opens a reader beyond ReadersMax if it must. Zero means a sixth of the
-	// process's limit on open files (each reader of a WAL database holds three: the database,
-	// its WAL and its shared memory), at least 64 and 4 times Readers, at most 1024; it is
-	// never less than Readers.
+	// never waits: it opens a reader beyond ReadersMax if it must, and so does a read that
+	// waited 100ms at ReadersMax, up to twice ReadersMax (a query inside a loop over the rows
+	// of another, through the *sql.DB, in more goroutines than ReadersMax). Zero means an
+	// eighth of the process's limit on open files (each reader of a WAL database holds three:
+	// the database, its WAL and its shared memory), at least 64 and at most 1024, or 4 times
+	// Readers (at least 64) where that limit is unknown; it is never less than Readers.
 	ReadersMax int
 	// WriteWait is how long a unit of work waits for the writer before it fails with a
 	// *WriteWaitError (_serial_write_wait). Zero means the DSN's busy timeout
@@ -256,8 +258,8 @@ func (c *Config) readersMax(readers int) int {
 		return max(c.ReadersMax, readers)
 	}
 	n := max(minDefaultReadersMax, 4*readers)
-	if files := openFilesLimit(); files/6 > uint64(n) {
-		n = int(min(files/6, maxReaders))
+	if files := openFilesLimit(); files > 0 {
+		n = int(min(max(files/8, minDefaultReadersMax), maxReaders))
 	}
 	return max(n, readers)
 }

@@ -280,11 +280,10 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		// statement of it is under way: the session's open rows on a reader are.
 		return placement{}, sqlite3.Error{Code: sqlite3.ErrLocked, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrLocked)}
 	}
-	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl) || (cls.beginsTx && c.promotable())) {
+	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl)) {
 		// The statement makes state of the session's own: it moves to a connection of its
 		// own, from this statement on. (On a read-only database that includes
-		// transactions begun in SQL, which have no writer to hold; with rows open on a
-		// reader, a transaction begun in SQL, which keeps their snapshot there.)
+		// transactions begun in SQL, which have no writer to hold.)
 		if err := c.openSession(); err != nil {
 			return placement{}, err
 		}
@@ -645,10 +644,6 @@ func (c *conn) acquireReader(ctx context.Context) (*readerLease, error) {
 // the last; err is the error of the statement that used it.
 func (c *conn) releaseReader(l *readerLease, err error) {
 	l.refs--
-	if l.promoted {
-		c.releaseSessionRead(err)
-		return
-	}
 	if l.refs > 0 {
 		return
 	}
@@ -699,40 +694,11 @@ func (c *conn) releaseSessionRead(err error) {
 
 // openSession gives the session a connection of its own.
 func (c *conn) openSession() error {
-	if c.promotable() {
-		return c.promote(c.reader)
-	}
 	p, err := c.cn.openSession()
 	if err != nil {
 		return err
 	}
 	c.session = p
-	return nil
-}
-
-// promotable reports whether the session's reader lease can become its own connection: it is
-// the only one the session holds, its snapshot has seen every write of the session, and
-// the pool's readers can be promoted.
-func (c *conn) promotable() bool {
-	return c.reader != nil && len(c.leases) == 1 && c.session == nil && c.cn.readersPromotable()
-}
-
-// promote makes the reader of l, the session's only lease, its own connection, as
-// openSession does: the reader holds the snapshot of the rows open on it, which the
-// session's later statements see there, as on one connection.
-func (c *conn) promote(l *readerLease) error {
-	p := l.conn
-	if c.cn.writer != nil {
-		if _, err := p.ExecContext(context.Background(), "PRAGMA query_only = 0", nil); err != nil {
-			return err
-		}
-	}
-	c.cn.readers.detach(p)
-	c.cn.adoptSession(p)
-	p.readEpoch = c.cn.reads.begin()
-	l.promoted = true
-	c.session, c.sessionUses = p, l.refs
-	c.leases, c.reader = nil, nil
 	return nil
 }
 
@@ -759,7 +725,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 		return nil, err
 	}
 	c.settleChanges(pl, true)
-	if !pl.cls.empty && !pl.cls.returns {
+	if !pl.cls.empty && !(pl.cls.returns && pl.kind == onWriter) {
 		// mattn's result carries the connection's last_insert_rowid() and changes(), also
 		// for a statement that changed nothing (but for a string with no statement at all):
 		// those are the session's own.
@@ -793,7 +759,7 @@ func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result
 	sctx, cancel := c.cn.statementContext(ctx)
 	var res driver.Result
 	var err error
-	if pl.cls.returns {
+	if pl.cls.returns && pl.kind == onWriter {
 		res, err = c.execReturning(sctx, pl, cl)
 	} else {
 		res, err = cl.runExec(sctx, pl.conn)
@@ -1032,7 +998,4 @@ type readerLease struct {
 	// suspect is set once a statement on it might have begun a transaction, which the pool
 	// then rolls back; opensTemp once one opened its temp database.
 	suspect, opensTemp bool
-	// promoted is set once the reader became the session's own connection (conn.promote):
-	// its uses are reads of the session's connection from then on.
-	promoted bool
 }

@@ -176,7 +176,7 @@ func (cn *Connector) start() error {
 		if wal {
 			w.checkpoint.walPath = p.GetFilename("main") + "-wal"
 		} else {
-			g = newGate()
+			g = newGate(cn.cfg.WriteWait)
 		}
 		w.gate, w.conn = g, p
 		cn.writer = w
@@ -456,18 +456,11 @@ func (cn *Connector) openSession() (*physConn, error) {
 	return p, nil
 }
 
-// adoptSession counts p, opened for a session or taken from the reader pool, as a session's
-// own connection.
+// adoptSession counts p, opened for a session, as a session's own connection.
 func (cn *Connector) adoptSession(p *physConn) {
 	p.session, p.reader = true, false
 	cn.sessions.opened.Add(1)
 	cn.sessions.open.Add(1)
-}
-
-// readersPromotable reports whether a reader can become a session's own connection: it was
-// opened as a session's would be (not mode=ro), and reads take no share of a gate.
-func (cn *Connector) readersPromotable() bool {
-	return cn.gate == nil && cn.topo.readerDSN == cn.topo.sessionDSN
 }
 
 // closeSession closes a session's connection.
@@ -508,6 +501,7 @@ func (cn *Connector) Close() error {
 		cn.writer.refuse()
 	}
 	cn.readers.close()
+	cn.gate.shut()
 	cn.calls.wait(time.Now().Add(min(cn.cfg.WriteWait, closeWait)))
 	cn.router.close()
 	if cn.writer != nil {

@@ -4,6 +4,7 @@ package sqliteserial
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -19,23 +20,54 @@ import (
 type gate struct {
 	sem    *semaphore.Weighted
 	shares int64
+	limit  time.Duration // how long a read waits for its share: the write-wait limit
+	// closing is cancelled by close, which ends every wait for a share.
+	closing context.Context
+	close   context.CancelFunc
 }
 
 // gateShares is the weight of the gate: more shares than there can ever be holders, so the
 // writer's exclusive hold is simply all of them.
 const gateShares = 1 << 40
 
-// newGate returns a gate.
-func newGate() *gate {
-	return &gate{sem: semaphore.NewWeighted(gateShares), shares: gateShares}
+// newGate returns a gate whose reads wait for their share up to limit.
+func newGate(limit time.Duration) *gate {
+	closing, close := context.WithCancel(context.Background())
+	return &gate{sem: semaphore.NewWeighted(gateShares), shares: gateShares, limit: limit, closing: closing, close: close}
 }
 
-// acquireShared blocks until a reader may use the database or ctx is done.
+// acquireShared blocks until a reader may use the database, for the gate's limit at most:
+// it fails with ctx's error when ctx ends first, with ErrClosed when the gate closes, and
+// with a *WriteWaitError (wrapping context.DeadlineExceeded) at the limit.
 func (g *gate) acquireShared(ctx context.Context) error {
-	if g == nil {
+	if g == nil || g.sem.TryAcquire(1) {
 		return nil
 	}
-	return g.sem.Acquire(ctx, 1)
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, g.limit)
+	defer cancel()
+	stop := context.AfterFunc(g.closing, cancel)
+	defer stop()
+	if err := g.sem.Acquire(wctx, 1); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case g.closing.Err() != nil:
+			return ErrClosed
+		}
+		return &WriteWaitError{Waited: time.Since(start), Limit: g.limit, Holder: "a unit of work on a database without WAL",
+			Err: context.DeadlineExceeded}
+	}
+	return nil
+}
+
+// shut ends every wait for a share under way or to come with ErrClosed; a share free at
+// once is still handed out (the connector refuses new work before). Shares held stay held
+// until released.
+func (g *gate) shut() {
+	if g != nil {
+		g.close()
+	}
 }
 
 // releaseShared ends a reader's use.

@@ -98,8 +98,8 @@ func (l *changeLedger) changes(h dbHandle) int64 {
 }
 
 // registerChangeFunctions installs the changes() override on p, whose ledger it consults.
-// Every physical connection has it: a reader may become a session's own connection
-// (conn.promote), and SQLite refuses to override a function while statements are active.
+// Every physical connection has it: a session's statements report its values on the writer,
+// on its own connection and on the reader of its read-only transaction.
 func registerChangeFunctions(p *physConn) error {
 	return p.RegisterFunc("changes", func() int64 { return p.ledger.changes(p.h) }, false)
 }

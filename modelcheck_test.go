@@ -134,9 +134,11 @@ type mcDiff struct {
 	ownW   bool // the session wrote since its rows were opened
 }
 
-// mcAllowance is one entry of the table of allowed differences. match judges a difference
-// of outcomes; modelled entries (match == nil) are behaviours of the driver that the
-// checker reproduces on the mattn side, as documented, so that no difference remains.
+// mcAllowance is one entry of the table of allowed differences, which is also the README's
+// Differences section, entry by entry (TestReadmeDifferencesAreTheCheckersTable). match
+// judges a difference of outcomes; entries without match are behaviours of the driver that
+// the checker reproduces on the mattn side, or that its programs never meet (their reason
+// names the test that shows them).
 type mcAllowance struct {
 	name   string
 	reason string
@@ -199,6 +201,59 @@ var mcAllowed = []mcAllowance{
 			"it to another connection, so the driver drops it when the transaction ends, where mattn's " +
 			"connection keeps it. From then on the two differ, so the program stops being compared there",
 		stop: true,
+	},
+	{
+		name: "busy-serialized",
+		reason: "within one process the driver never returns SQLITE_BUSY (\"database is locked\"): a write " +
+			"waits for the writer's turn, in FIFO order, up to _serial_write_wait, where plain mattn fails at " +
+			"once or after its busy timeout, and a transaction that reads then writes never fails with " +
+			"SQLITE_BUSY_SNAPSHOT (contract 4; the checker's programs never make a session wait; " +
+			"TestNoBusyUnderConcurrentWrites and the demo show it)",
+	},
+	{
+		name: "wal",
+		reason: "a file database is switched to WAL unless the DSN chooses a journal mode, and stays in WAL " +
+			"after the program ends, as WAL is a property of the file (TestDifferenceFileIsSwitchedToWAL, " +
+			"TestDifferenceFileStaysInWALAfterClose); without WAL (in-memory, or a journal mode the DSN " +
+			"chose) a read waits while a unit of work holds the writer, where mattn's read returns the " +
+			"last commit at once or fails with \"database is locked\" " +
+			"(TestDifferenceReadsWaitForTheWriterWithoutWAL)",
+	},
+	{
+		name: "shared-cache",
+		reason: "cache=shared is ignored: each *sql.DB uses private caches, and an in-memory database is " +
+			"private to its *sql.DB (TestDifferenceSharedCacheMemoryIsPrivate)",
+	},
+	{
+		name: "begin-immediate",
+		reason: "a BeginTx transaction that may write is BEGIN IMMEDIATE whatever _txlock says (BEGIN " +
+			"EXCLUSIVE with _txlock=exclusive), so it reads the latest commits also inside the session's " +
+			"open rows; isolation levels that cannot be honoured are refused instead of ignored " +
+			"(TestDifferenceTransactionsBeginImmediate, TestDifferenceExclusiveTransactionsAreHonoured, " +
+			"TestDifferenceIsolationLevelsAreRefused)",
+	},
+	{
+		name: "total-changes",
+		reason: "total_changes() on the shared writer counts the changes of every session that used it " +
+			"(TestDifferenceTotalChangesCountsEverySessionOnTheWriter)",
+	},
+	{
+		name: "query-settles",
+		reason: "a single INSERT, REPLACE, UPDATE or DELETE sent through Query outside a transaction is " +
+			"committed before Query returns and not applied when Query fails; with mattn a context that " +
+			"ends inside Query can fail the call and still commit the write (TestCancellationAtEachPoint)",
+	},
+	{
+		name: "raw",
+		reason: "sql.Conn.Raw hands the driver's own connection, not a *sqlite3.SQLiteConn; WithWriter " +
+			"hands the writer's (TestDifferenceRawHandsTheDriversConnection)",
+	},
+	{
+		name: "exclusive-locking",
+		reason: "in exclusive locking mode (_locking_mode=EXCLUSIVE, or PRAGMA locking_mode = EXCLUSIVE " +
+			"through the driver) only one connection can use the file: every statement runs on the writer, " +
+			"one unit of work at a time, and temp objects and per-session pragma settings made there are " +
+			"seen by every session (TestExclusiveLockingModeSharesTheWriter)",
 	},
 	{
 		name: "pragma-broadcast",
@@ -2241,4 +2296,49 @@ func FuzzModelCheck(f *testing.F) {
 		}
 		t.Fatal(min.report(title))
 	})
+}
+
+var mcReadmeFlag = flag.Bool("modelcheck.readme", false, "print the README's Differences section from the table of allowed differences")
+
+// mcReadmeSection is the README section that is the table of allowed differences.
+const mcReadmeSection = "## Differences from plain mattn/go-sqlite3"
+
+// mcReadmeEntry is one entry of the table as a README line: its name in bold and its reason.
+func mcReadmeEntry(a mcAllowance) string {
+	return "- **" + a.name + "**: " + a.reason + "."
+}
+
+// TestReadmeDifferencesAreTheCheckersTable checks that the README's Differences section lists
+// exactly the entries of the table of allowed differences, in order, each with its reason
+// (the bullets may wrap). With -modelcheck.readme it prints the entries as the README has them.
+func TestReadmeDifferencesAreTheCheckersTable(t *testing.T) {
+	var want []string
+	for _, a := range mcAllowed {
+		want = append(want, mcReadmeEntry(a))
+	}
+	if *mcReadmeFlag {
+		fmt.Println(strings.Join(want, "\n"))
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(readme), mcReadmeSection+"\n")
+	if !found {
+		t.Fatalf("the README has no section %q", mcReadmeSection)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var got []string
+	for _, line := range strings.Split(section, "\n") {
+		switch {
+		case strings.HasPrefix(line, "- **"):
+			got = append(got, strings.TrimSpace(line))
+		case len(got) > 0 && strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "":
+			got[len(got)-1] += " " + strings.TrimSpace(line)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the README's Differences section is not the table of allowed differences (mcAllowed):\nREADME:\n%s\ntable:\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

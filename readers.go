@@ -23,7 +23,9 @@ type readerPool struct {
 	gate     *gate       // one share per reader in use, when the database has no WAL
 	reads    *readEpochs // the reads under way, for checkpoints
 	limit    int         // the readers kept
-	max      int         // the most readers open at once, but for nested reads
+	max      int         // the most readers open at once, but for nested reads and overflows
+	// overflowAfter is how long a caller waits at max before it opens a reader beyond it.
+	overflowAfter time.Duration
 	// fileEpoch counts the statements run elsewhere that may have changed a value of the
 	// database file's header (fileChanged); a reader handed out reads the file again when
 	// it last did so in an older epoch (physConn.fileEpoch).
@@ -62,12 +64,15 @@ type readerStats struct {
 	overflowed uint64 // readers opened beyond the limit for a caller that waited too long
 }
 
-// readerOverflowKeep is how long after the last reader opened beyond the limit readers
-// beyond it are kept when they come back.
-const readerOverflowKeep = time.Second
+// How long a caller waits at max before it opens a reader beyond it, and how long after the
+// last reader opened beyond the limit readers beyond it are kept when they come back.
+const (
+	readerOverflowAfter = 100 * time.Millisecond
+	readerOverflowKeep  = time.Second
+)
 
 func newReaderPool(limit, most int, open func() (*physConn, error), g *gate) *readerPool {
-	return &readerPool{openConn: open, gate: g, limit: limit, max: most}
+	return &readerPool{openConn: open, gate: g, limit: limit, max: most, overflowAfter: readerOverflowAfter}
 }
 
 // get hands out an idle reader, opens a new one while fewer than max are open, or waits
@@ -148,11 +153,50 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		p.testHookWaiting()
 	}
 	p.mu.Unlock()
-	select {
-	case c := <-wait:
-		return p.received(c)
-	case <-ctx.Done():
+
+	timer := waitTimers.Get().(*time.Timer)
+	timer.Reset(p.overflowAfter)
+	defer func() {
+		timer.Stop()
+		waitTimers.Put(timer)
+	}()
+	overflowAt := timer.C
+	for {
+		select {
+		case c := <-wait:
+			return p.received(c)
+		case <-ctx.Done():
+			return p.gaveUp(ctx, wait)
+		case <-overflowAt:
+		}
+		// Every reader stayed in use: each may be held by rows whose users wait for another
+		// reader (a query inside a loop over rows, through the *sql.DB, where nesting is not
+		// seen). Open one beyond max, up to twice max; beyond that the wait goes on.
+		overflowAt = nil
+		p.mu.Lock()
+		i := slices.Index(p.waiters, wait)
+		switch {
+		case i < 0:
+			p.mu.Unlock()
+			return p.received(<-wait) // handed a reader (or a slot) just as the wait ran long
+		case p.closed || p.count >= 2*p.max:
+			p.mu.Unlock()
+			continue
+		}
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		p.count++
+		e := p.handOutLocked()
+		p.stats.overflowed++
+		p.lastOverflow = time.Now()
+		p.mu.Unlock()
+		return p.openInSlot(e)
 	}
+}
+
+// gaveUp takes a waiter whose context ended out of the queue. A reader (or a slot) handed
+// over as ctx ended goes back to the pool, which counted it as handed out. No share of the
+// gate is given back here: get gives back the share it took.
+func (p *readerPool) gaveUp(ctx context.Context, wait chan *physConn) (*physConn, error) {
 	if p.testHookGaveUp != nil {
 		p.testHookGaveUp()
 	}
@@ -163,9 +207,6 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		return nil, ctx.Err()
 	}
 	p.mu.Unlock()
-	// A reader (or a slot) was handed over as ctx ended: give it back to the pool, which
-	// counted it as handed out. No share of the gate is given back here: get gives back
-	// the share it took.
 	if c := <-wait; c != nil && c.slot {
 		p.mu.Lock()
 		p.giveUpSlotLocked(c.readEpoch)
@@ -264,16 +305,6 @@ func (p *readerPool) wakeForSlotLocked() {
 	p.waiters = p.waiters[1:]
 	p.count++
 	w <- &physConn{slot: true, readEpoch: p.handOutLocked()}
-}
-
-// detach takes c, a reader in use, out of the pool for good: it becomes a session's own
-// connection. Its read ends for the pool, and its slot is free for the next waiter.
-func (p *readerPool) detach(c *physConn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.releaseLocked(c.readEpoch)
-	p.count--
-	p.wakeForSlotLocked()
 }
 
 // put gives a reader back. When suspect is set, a reader left inside a transaction is

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -18,6 +19,7 @@ func poolWithOneReader(t *testing.T) (*readerPool, <-chan struct{}) {
 	waiting := make(chan struct{}, 16)
 	cn.readers.mu.Lock()
 	cn.readers.testHookWaiting = func() { waiting <- struct{}{} }
+	cn.readers.overflowAfter = time.Hour // these tests are about waiting
 	cn.readers.mu.Unlock()
 	return cn.readers, waiting
 }
@@ -107,6 +109,7 @@ func TestReaderHandedToAWaiterThatGaveUp(t *testing.T) {
 			p.mu.Lock()
 			p.testHookWaiting = func() { waiting <- struct{}{} }
 			p.testHookGaveUp = func() { gaveUp <- struct{}{}; <-proceed }
+			p.overflowAfter = time.Hour
 			p.mu.Unlock()
 
 			held, err := p.get(background, false)

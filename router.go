@@ -218,7 +218,7 @@ func judgeWords(query string) (*classification, []statementText) {
 		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
 		cls.fileChange = cls.fileChange || st.keyword == "VACUUM"
-		cls.opensTemp = cls.opensTemp || namesTempSchema(st.sql)
+		cls.opensTemp = cls.opensTemp || (st.keyword == "DROP" && namesTempSchema(st.sql))
 		cls.drops = cls.drops || st.keyword == "DROP"
 		cls.beginsTx = cls.beginsTx || st.keyword == "BEGIN" || st.keyword == "SAVEPOINT"
 		cls.returns = len(statements) == 1 && (dmlKeywords[st.keyword] || st.keyword == "WITH") &&

@@ -55,6 +55,7 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 	if _, err := p.endTx(true); err != nil {
 		return nil, err
 	}
+	out.ctx = ctx
 	c.settleChanges(pl, true)
 	c.finish(pl, nil)
 	return out, nil
@@ -75,6 +76,7 @@ func (c *conn) bufferRead(ctx context.Context, pl placement, cl call) (driver.Ro
 	if out.err != nil {
 		out.err = c.cn.statementError(ctx, sctx, out.err)
 	}
+	out.ctx = ctx
 	c.settleChanges(pl, out.err == nil || ranWhenFailed(pl, out.err))
 	c.finish(pl, out.err)
 	return out, nil
@@ -121,6 +123,10 @@ type settledRows struct {
 	values    [][]driver.Value
 	next      int
 	err       error // what Next returns after the values, io.EOF when nil
+	// ctx is the caller's: as mattn's rows do, every Next after the first (whose step ran
+	// inside Query) fails with its error once it ended.
+	ctx   context.Context
+	calls int
 }
 
 // Columns implements driver.Rows.
@@ -128,6 +134,10 @@ func (r *settledRows) Columns() []string { return r.columns }
 
 // Next implements driver.Rows.
 func (r *settledRows) Next(dest []driver.Value) error {
+	r.calls++
+	if r.calls > 1 && r.ctx != nil && r.ctx.Err() != nil {
+		return r.ctx.Err()
+	}
 	if r.next >= len(r.values) {
 		if r.err != nil {
 			return r.err

@@ -40,7 +40,7 @@ func TestPingOpensAReadOnlyDatabase(t *testing.T) {
 // sessions' writes waiting while the caller loops over them, as mattn's do not. Without
 // that, the first write inside the loop gives up after the write-wait limit.
 func TestRowsOfReadsOnTheWriterDoNotHoldIt(t *testing.T) {
-	db, _ := openDB(t, "?_serial_write_wait=500ms")
+	db, _ := openDB(t, "_serial_write_wait=500ms")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)", "INSERT INTO t(v) VALUES (1), (2), (3)")
 	for _, q := range []string{
 		"SELECT id, last_insert_rowid() FROM t",
@@ -183,4 +183,16 @@ func TestExclusiveLockingMode(t *testing.T) {
 		driver := run(t, "sqlite-serial", filepath.Join(dir, "d.db")+query, pragma)
 		require.Equal(t, mattn, driver, "pragma %v", pragma)
 	}
+}
+
+// TestExclusiveLockingModeSharesTheWriter: in exclusive locking mode every session runs on
+// the writer, so a temp table one session creates is seen by another (a documented
+// difference: no second connection can use the file).
+func TestExclusiveLockingModeSharesTheWriter(t *testing.T) {
+	db, _ := openDB(t, "_locking_mode=EXCLUSIVE")
+	mustExec(t, db, "CREATE TABLE t(v)")
+	a, b := session(t, db), session(t, db)
+	mustExec(t, a, "CREATE TEMP TABLE mine(x)", "INSERT INTO mine VALUES (1)")
+	require.EqualValues(t, 1, queryInt(t, b, "SELECT count(*) FROM mine"))
+	require.Zero(t, stats(t, db).SessionConnsOpened)
 }
