@@ -218,7 +218,6 @@ func judgeWords(query string) (*classification, []statementText) {
 		cls.txControl = cls.txControl || txControlKeywords[st.keyword]
 		cls.pins = cls.pins || sessionKeywords[st.keyword]
 		cls.fileChange = cls.fileChange || st.keyword == "VACUUM"
-		cls.opensTemp = cls.opensTemp || (st.keyword == "DROP" && namesTempSchema(st.sql))
 		cls.drops = cls.drops || st.keyword == "DROP"
 		cls.beginsTx = cls.beginsTx || st.keyword == "BEGIN" || st.keyword == "SAVEPOINT"
 		cls.returns = len(statements) == 1 && (dmlKeywords[st.keyword] || st.keyword == "WITH") &&
@@ -244,32 +243,6 @@ func unpreparedJudgement(query string) *classification {
 	cls.route, cls.known, cls.readsOnly = toWriter, false, false
 	cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
 	return cls
-}
-
-// namesTempSchema reports whether sql names the temp schema (temp.x), which opens the
-// connection's temp database even where the authorizer reports nothing (DROP TABLE IF
-// EXISTS temp.x of a table that does not exist). A string literal that holds the words
-// errs on the side of listing temp.
-func namesTempSchema(sql string) bool {
-	for i := 0; ; {
-		j := strings.Index(strings.ToLower(sql[i:]), "temp")
-		if j < 0 {
-			return false
-		}
-		i += j + len("temp")
-		k := i
-		for k < len(sql) && (sql[k] == ' ' || sql[k] == '"' || sql[k] == '`' || sql[k] == ']') {
-			k++
-		}
-		before := i - len("temp") - 1
-		if k < len(sql) && sql[k] == '.' && (before < 0 || !isWordByte(sql[before])) {
-			return true
-		}
-	}
-}
-
-func isWordByte(b byte) bool {
-	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 }
 
 // lockingModeSetting reads a statement that sets the main database's locking mode, PRAGMA
