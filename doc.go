@@ -10,10 +10,12 @@
 //
 // Each *sql.DB owns one writer connection and a pool of reader connections to the same
 // database. The writer opens first, with mattn's busy timeout, and switches a database file
-// to WAL. Readers open as reads need them, up to _serial_readers, and cannot write: they
-// are query-only, and opened with mode=ro when the DSN is a file: URI. A read that has
-// waited 100ms with every reader in use gets one beyond the limit, so that reads nested in
-// loops over rows cannot wait for each other forever.
+// to WAL. Readers open as reads need them and cannot write: they are query-only, and opened
+// with mode=ro when the DSN is a file: URI. The pool keeps _serial_readers of them and opens
+// at most _serial_readers_max at once (by default an eighth of the process's limit on open
+// files); reads at the cap wait in FIFO order, honouring their context. A read nested in
+// the session's own open rows never waits, so that reads nested in loops over rows cannot
+// wait for each other. With exclusive locking mode everything runs on the writer.
 //
 // # Routing
 //
@@ -31,11 +33,12 @@
 //
 // # Serialization
 //
-// The writer runs one unit of work at a time: an autocommit statement or script (with its
-// rows while they are open), or a whole transaction. Units wait in a FIFO queue in Go,
-// honouring their context, and give up after _serial_write_wait with a *WriteWaitError that
-// wraps context.DeadlineExceeded. A unit whose caller gave up never runs. Within one
-// process, concurrent use never yields SQLITE_BUSY or "database is locked".
+// The writer runs one unit of work at a time: an autocommit statement or script (whose rows
+// are read before Query returns), or a whole transaction. Units wait in a FIFO queue in Go,
+// honouring their context (a call whose context ends returns the context's error), and give
+// up after _serial_write_wait with a *WriteWaitError that wraps context.DeadlineExceeded. A
+// unit whose caller gave up never runs. Within one process, concurrent use never yields
+// SQLITE_BUSY or "database is locked".
 //
 // # Transactions
 //
@@ -54,8 +57,10 @@
 // transaction in SQL (BEGIN or SAVEPOINT), it holds the writer until the transaction ends.
 // Once it creates temp objects, attaches a database or sets a per-session pragma, it gets a
 // physical connection of its own, which keeps that state for as long as database/sql keeps
-// the connection; its writes still wait for the writer's turn. last_insert_rowid() and
-// changes() report the session's own values also on the shared writer.
+// the connection; its writes still wait for the writer's turn. last_insert_rowid(),
+// changes(), LastInsertId and RowsAffected are the session's own on every connection, as one
+// dedicated connection would report them. A session always reads its own writes; reads
+// inside its open rows share their snapshot until it writes.
 //
 // # Pragmas
 //
@@ -80,8 +85,16 @@
 //
 // An in-memory DSN (":memory:", "file::memory:", mode=memory) gives each *sql.DB one
 // in-memory database of its own, shared by its writer and readers. It has no WAL, so reads
-// wait while a unit of work holds the writer. With mode=ro or immutable=1 no writer is
+// wait while a unit of work holds the writer, and their rows are read before Query returns,
+// so that rows left open never keep a write waiting. With mode=ro or immutable=1 no writer is
 // opened, and SQLite refuses writes at once.
+//
+// # Closing
+//
+// Close refuses new work, lets the calls running inside the driver finish (a second at
+// most), never waits for rows or transactions the program left open (their connections are
+// closed as they are released), checkpoints the WAL without waiting for other processes'
+// readers, and returns nil as mattn does.
 //
 // # Errors
 //
