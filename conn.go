@@ -186,6 +186,17 @@ func ranWhenFailed(pl placement, err error) bool {
 	return (sqliteCode(err) != 0 && pl.cls.known) || isTimeLimit(err)
 }
 
+// refusedAtClose turns ErrClosed, the refusal of a wait that Close ended, into
+// driver.ErrBadConn for a session that holds nothing: nothing ran, so database/sql may try
+// again, and finds the *sql.DB closed ("sql: database is closed", its own error for work
+// after Close). A session inside a transaction, or holding rows, keeps ErrClosed.
+func (c *conn) refusedAtClose(err error) error {
+	if err == ErrClosed && c.tx == nil && !c.sqlTx && !c.holding && len(c.leases) == 0 && c.sessionUses == 0 {
+		return driver.ErrBadConn
+	}
+	return err
+}
+
 // usable returns the error for a call on a closed session or connector.
 func (c *conn) usable() error {
 	if c.closed {
@@ -379,7 +390,7 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 	}
 	if !c.holding {
 		if err := w.acquire(ctx, holdStatement); err != nil {
-			return placement{}, err
+			return placement{}, c.refusedAtClose(err)
 		}
 		c.holding = true
 	}
@@ -632,7 +643,7 @@ func (c *conn) acquireReader(ctx context.Context) (*readerLease, error) {
 	}
 	r, err := c.cn.readers.get(ctx, len(c.leases) > 0)
 	if err != nil {
-		return nil, err
+		return nil, c.refusedAtClose(err)
 	}
 	l := &readerLease{conn: r, refs: 1}
 	c.leases = append(c.leases, l)

@@ -196,3 +196,26 @@ func TestExclusiveLockingModeSharesTheWriter(t *testing.T) {
 	require.EqualValues(t, 1, queryInt(t, b, "SELECT count(*) FROM mine"))
 	require.Zero(t, stats(t, db).SessionConnsOpened)
 }
+
+// TestCallsWaitingAtCloseGetDatabaseSQLsError: a call through the *sql.DB that waits for the
+// writer when Close runs gets database/sql's own "sql: database is closed", as a call made
+// after Close does.
+func TestCallsWaitingAtCloseGetDatabaseSQLsError(t *testing.T) {
+	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "w.db")})
+	mustExec(t, db, "CREATE TABLE t(v)")
+	events := queued(t, cn)
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("INSERT INTO t VALUES (1)")
+		done <- err
+	}()
+	receive(t, events)
+	require.NoError(t, db.Close())
+	err = receive(t, done)
+	require.EqualError(t, err, "sql: database is closed")
+	_, after := db.Exec("INSERT INTO t VALUES (2)")
+	require.EqualError(t, after, err.Error())
+	require.NoError(t, tx.Rollback())
+}
