@@ -262,6 +262,9 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		if err != nil {
 			return placement{}, err
 		}
+		if err := c.dropBesideRows(cls, query); err != nil {
+			return placement{}, err
+		}
 		if len(cls.settings) > 0 && c.session == nil && (c.tx != nil || c.sqlTx) {
 			c.saveSettings(cls.settings)
 		}
@@ -286,10 +289,8 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	if err != nil {
 		return placement{}, err
 	}
-	if len(c.leases) > 0 && (cls.destroys || (cls.drops && c.session != nil && c.sessionDestroys(query))) {
-		// On one connection, SQLite refuses to drop a table or an index while another
-		// statement of it is under way: the session's open rows on a reader are.
-		return placement{}, sqlite3.Error{Code: sqlite3.ErrLocked, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrLocked)}
+	if err := c.dropBesideRows(cls, query); err != nil {
+		return placement{}, err
 	}
 	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl)) {
 		// The statement makes state of the session's own: it moves to a connection of its
@@ -332,15 +333,38 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	return pl, err
 }
 
-// sessionDestroys reports whether a DROP of query drops a table or an index on the session's
-// own connection, where the classifier may not see it (a temp table): its program there
-// destroys a b-tree.
-func (c *conn) sessionDestroys(query string) bool {
+// dropBesideRows returns SQLite's error for a statement that drops a table or an index while
+// the session's rows are open on a reader: on one connection, SQLite refuses to drop one
+// while another statement of the connection is under way. The classifier judges tables it
+// sees; one only the session's connection, or the writer it holds, knows (a temp table) is
+// judged there.
+func (c *conn) dropBesideRows(cls *classification, query string) error {
+	if len(c.leases) == 0 || !cls.drops {
+		return nil
+	}
+	destroys := cls.destroys
+	if p := c.session; !destroys && p == nil && c.holding && c.cn.writer != nil {
+		destroys = destroysOn(c.cn.writer.conn, query)
+	} else if !destroys && p != nil {
+		destroys = destroysOn(p, query)
+	}
+	if destroys {
+		return sqlite3.Error{Code: sqlite3.ErrLocked, ExtendedCode: sqlite3.ErrNoExtended(sqlite3.ErrLocked)}
+	}
+	return nil
+}
+
+// destroysOn reports whether a DROP of query drops a table or an index on p: its program
+// there destroys a b-tree. Only p's user calls it.
+func destroysOn(p *physConn, query string) bool {
+	if p == nil {
+		return false
+	}
 	for _, st := range splitStatements(query) {
 		if st.keyword != "DROP" {
 			continue
 		}
-		r, err := c.session.QueryContext(context.Background(), "EXPLAIN "+st.sql, nil)
+		r, err := p.QueryContext(context.Background(), "EXPLAIN "+st.sql, nil)
 		if err != nil {
 			continue
 		}
