@@ -287,7 +287,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	}
 	cls, err := c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0)
 	if err != nil {
-		return placement{}, err
+		return placement{}, c.refusedAtClose(err)
 	}
 	if err := c.dropBesideRows(cls, query); err != nil {
 		return placement{}, err
@@ -299,6 +299,10 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		if err := c.openSession(); err != nil {
 			return placement{}, err
 		}
+	}
+	if len(cls.settings) > 0 && c.session == nil && (cls.beginsTx || !cls.known) {
+		// A script that begins a transaction and sets a pragma in it (BEGIN; PRAGMA ...).
+		c.saveSettings(cls.settings)
 	}
 	switch {
 	case c.session != nil:
@@ -529,6 +533,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 		if c.sqlTx || !pl.cls.known || pl.cls.txControl {
 			inTx = !p.AutoCommit()
 		}
+		if !inTx && !c.txLocal {
+			c.txSettings = nil // saved for a transaction that did not stay open
+		}
 		if inTx && isTimeLimit(err) {
 			// A transaction begun in SQL whose statement ran out of time is rolled back.
 			_, rerr := p.ExecContext(context.Background(), "ROLLBACK", nil)
@@ -543,11 +550,16 @@ func (c *conn) afterWriter(pl placement, err error) {
 			c.cn.pragmas.record(pl.cls.settings)
 		}
 	}
-	if err == nil && (c.sqlTx || c.tx != nil) && p != nil && p == c.cn.writer.conn &&
+	if err == nil && (c.sqlTx || c.tx != nil) && p != nil && p == c.cn.writer.conn && !c.cn.exclusive.Load() &&
 		(pl.cls.pins || len(pl.cls.settings) > 0 || (!pl.cls.known && pl.cls.schema)) {
 		c.txLocal = true
 	}
 	if err == nil && pl.cls.lockingMode != "" && p != nil && p == c.cn.writer.conn {
+		if pl.cls.lockingMode == "NORMAL" && p.AutoCommit() {
+			// SQLite gives up the file's exclusive lock at the writer's next access to it:
+			// before readers and the classifier open it again.
+			_, _ = p.ExecContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
+		}
 		c.cn.setExclusive(pl.cls.lockingMode == "EXCLUSIVE")
 	}
 	if pl.cls.schema {
@@ -697,7 +709,7 @@ func (c *conn) releaseReader(l *readerLease, err error) {
 func (c *conn) acquireSessionRead(ctx context.Context) error {
 	if c.sessionUses == 0 && !c.holding && c.cn.gate != nil {
 		if err := c.cn.gate.acquireShared(ctx); err != nil {
-			return err
+			return c.refusedAtClose(err)
 		}
 		c.sessionShare = true
 	}

@@ -77,12 +77,23 @@ func (g *gate) releaseShared() {
 	}
 }
 
-// acquireExclusive blocks until no reader uses the database or ctx is done.
+// acquireExclusive blocks until no reader uses the database or ctx is done; it fails with
+// ErrClosed once the gate is shut.
 func (g *gate) acquireExclusive(ctx context.Context) error {
 	if g == nil {
 		return nil
 	}
-	return g.sem.Acquire(ctx, g.shares)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(g.closing, cancel)
+	defer stop()
+	if err := g.sem.Acquire(wctx, g.shares); err != nil {
+		if ctx.Err() == nil && g.closing.Err() != nil {
+			return ErrClosed
+		}
+		return err
+	}
+	return nil
 }
 
 // releaseExclusive ends the writer's exclusive use.

@@ -24,8 +24,10 @@ type readerPool struct {
 	reads    *readEpochs // the reads under way, for checkpoints
 	limit    int         // the readers kept
 	max      int         // the most readers open at once, but for nested reads and overflows
-	// overflowAfter is how long a caller waits at max before it opens a reader beyond it.
+	// overflowAfter is how long a caller waits at max before it opens a reader beyond it, up
+	// to ceiling: twice max, within the process's open-files limit.
 	overflowAfter time.Duration
+	ceiling       int
 	// fileEpoch counts the statements run elsewhere that may have changed a value of the
 	// database file's header (fileChanged); a reader handed out reads the file again when
 	// it last did so in an older epoch (physConn.fileEpoch).
@@ -72,7 +74,11 @@ const (
 )
 
 func newReaderPool(limit, most int, open func() (*physConn, error), g *gate) *readerPool {
-	return &readerPool{openConn: open, gate: g, limit: limit, max: most, overflowAfter: readerOverflowAfter}
+	ceiling := 2 * most
+	if files := openFilesLimit(); files > 0 {
+		ceiling = min(ceiling, max(int(min(files/4, 1<<20)), most))
+	}
+	return &readerPool{openConn: open, gate: g, limit: limit, max: most, overflowAfter: readerOverflowAfter, ceiling: ceiling}
 }
 
 // get hands out an idle reader, opens a new one while fewer than max are open, or waits
@@ -171,7 +177,7 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		}
 		// Every reader stayed in use: each may be held by rows whose users wait for another
 		// reader (a query inside a loop over rows, through the *sql.DB, where nesting is not
-		// seen). Open one beyond max, up to twice max; beyond that the wait goes on.
+		// seen). Open one beyond max, up to the ceiling; beyond it the wait goes on.
 		overflowAt = nil
 		p.mu.Lock()
 		i := slices.Index(p.waiters, wait)
@@ -179,7 +185,7 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		case i < 0:
 			p.mu.Unlock()
 			return p.received(<-wait) // handed a reader (or a slot) just as the wait ran long
-		case p.closed || p.count >= 2*p.max:
+		case p.closed || p.count >= p.ceiling:
 			p.mu.Unlock()
 			continue
 		}

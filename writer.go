@@ -244,6 +244,9 @@ func (w *writer) acquireGate(ctx context.Context, start time.Time) error {
 	gctx, cancel := context.WithDeadline(ctx, start.Add(w.limit))
 	defer cancel()
 	if err := w.gate.acquireExclusive(gctx); err != nil {
+		if err == ErrClosed {
+			return err
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
