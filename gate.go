@@ -24,6 +24,10 @@ type gate struct {
 	// closing is cancelled by close, which ends every wait for a share.
 	closing context.Context
 	close   context.CancelFunc
+
+	// testHookWaiting, when set by a test before the gate is used, is called each time a
+	// caller starts waiting for its share or for the whole gate.
+	testHookWaiting func()
 }
 
 // gateShares is the weight of the gate: more shares than there can ever be holders, so the
@@ -44,6 +48,9 @@ func (g *gate) acquireShared(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
+	if g.testHookWaiting != nil {
+		g.testHookWaiting()
+	}
 	wctx, cancel := context.WithTimeout(ctx, g.limit)
 	defer cancel()
 	stop := context.AfterFunc(g.closing, cancel)
@@ -82,6 +89,12 @@ func (g *gate) releaseShared() {
 func (g *gate) acquireExclusive(ctx context.Context) error {
 	if g == nil {
 		return nil
+	}
+	if g.sem.TryAcquire(g.shares) {
+		return nil
+	}
+	if g.testHookWaiting != nil {
+		g.testHookWaiting()
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
