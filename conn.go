@@ -177,13 +177,15 @@ func (c *conn) settleChanges(pl placement, ran bool) {
 	}
 }
 
-// ranWhenFailed reports whether a statement at pl that failed with err ran. SQLite's error
-// for a statement the classifier prepared, or its time limit, comes from a statement that
-// ran; a string the classifier could not prepare may have failed to prepare, and a context
-// may have ended before mattn stepped the statement, so those are not known to have run
-// (the ledger still sees whether they changed a value).
-func ranWhenFailed(pl placement, err error) bool {
-	return (sqliteCode(err) != 0 && pl.cls.known) || isTimeLimit(err)
+// ranWhenFailed reports whether a statement that failed with err ran. SQLite's error
+// other than SQLITE_ERROR comes from a statement that ran (a constraint, a write refused as
+// read-only), and so does the time limit; SQLITE_ERROR may come from a prepare where it ran
+// (a table the connection's snapshot lacks, a syntax error), and a context may have ended
+// before mattn stepped the statement. Those are not known to have run: the ledger still sees
+// whether they changed a value.
+func ranWhenFailed(err error) bool {
+	code := sqliteCode(err)
+	return (code != 0 && code != sqlite3.ErrError) || isTimeLimit(err)
 }
 
 // refusedAtClose turns ErrClosed, the refusal of a wait that Close ended, into
@@ -797,7 +799,7 @@ func (c *conn) retryOnWriter(ctx context.Context, pl placement) (placement, erro
 
 // failed gives back what a statement that failed at pl took.
 func (c *conn) failed(pl placement, err error) {
-	c.settleChanges(pl, ranWhenFailed(pl, err))
+	c.settleChanges(pl, ranWhenFailed(err))
 	c.finish(pl, err)
 }
 

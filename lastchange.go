@@ -50,6 +50,14 @@ type changeLedger struct {
 	depth   int         // statements of that session under way: its open rows, a nested statement
 	start   connValues  // the connection's values when the latest of them began
 	trusted bool        // start.changes was the session's own: SQLite's changes() is right
+	// left and after are the session whose statement left last, with nothing of it under
+	// way, and the connection's values then. Nothing else runs on the connection between
+	// its user's statements, so while the same session goes on (a transaction) they are
+	// still the connection's values, and enter needs no call into SQLite. Another
+	// session's statement clears them, and a new holder of the writer's turn starts with
+	// an empty ledger.
+	left  *lastChange
+	after connValues
 }
 
 // enter starts a statement of the session whose values are own on the connection h.
@@ -58,7 +66,12 @@ func (l *changeLedger) enter(h dbHandle, own *lastChange) {
 		l.running, l.depth = own, 0
 	}
 	l.depth++
-	l.start = enterValues(h, own.rowid)
+	if l.left == own && l.after.rowid == own.rowid {
+		l.start = l.after
+	} else {
+		l.start = enterValues(h, own.rowid)
+	}
+	l.left = nil
 	l.trusted = l.start.changes == own.changes
 }
 
@@ -82,6 +95,7 @@ func (l *changeLedger) leave(h dbHandle, ranDML bool) {
 	l.depth--
 	if l.depth <= 0 {
 		l.running, l.depth = nil, 0
+		l.left, l.after = own, now
 		return
 	}
 	// An outer statement of the session (its open rows) goes on from here.

@@ -63,7 +63,7 @@ func (r *rows) Close() error {
 	if r.pl.kind == onWriter {
 		r.c.writeRows--
 	}
-	r.c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.pl, r.err))
+	r.c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.err))
 	r.c.finish(r.pl, r.err)
 	*r = rows{}
 	rowsPool.Put(r)

@@ -36,6 +36,7 @@ var (
 // autocommit would keep.
 func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	p := pl.conn
+	before := readValues(p.h).total
 	if _, err := p.run(context.Background(), c.beginStatement(p)); err != nil {
 		return nil, err
 	}
@@ -48,7 +49,11 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 	err = c.cn.statementError(ctx, sctx, err)
 	if err != nil {
 		if !p.AutoCommit() {
-			_, _ = p.endTx(!isInterruption(err))
+			// What the failed statement kept (OR FAIL, RAISE(FAIL)) shows in the total
+			// changes; with nothing kept, a COMMIT would still start a new snapshot, where
+			// autocommit leaves none: other sessions' open snapshots stay current.
+			kept := readValues(p.h).total != before
+			_, _ = p.endTx(kept && !isInterruption(err))
 		}
 		return nil, err
 	}
@@ -77,7 +82,7 @@ func (c *conn) bufferRead(ctx context.Context, pl placement, cl call) (driver.Ro
 		out.err = c.cn.statementError(ctx, sctx, out.err)
 	}
 	out.ctx = ctx
-	c.settleChanges(pl, out.err == nil || ranWhenFailed(pl, out.err))
+	c.settleChanges(pl, out.err == nil || ranWhenFailed(out.err))
 	c.finish(pl, out.err)
 	return out, nil
 }

@@ -120,11 +120,14 @@ func (c *conn) beginWrite(ctx context.Context) (driver.Tx, error) {
 	}
 	if err != nil {
 		if pl.conn != nil {
+			c.settleChanges(pl, false)
 			c.afterWriter(pl, err)
 		}
 		return nil, err
 	}
-	if _, err := pl.conn.run(ctx, c.beginStatement(pl.conn)); err != nil {
+	_, err = pl.conn.run(ctx, c.beginStatement(pl.conn))
+	c.settleChanges(pl, false) // BEGIN changes neither value
+	if err != nil {
 		c.afterWriter(pl, err)
 		return nil, err
 	}
