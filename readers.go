@@ -360,11 +360,17 @@ func (p *readerPool) giveBack(c *physConn, broken bool) {
 func (p *readerPool) closeIdle(off bool) {
 	p.mu.Lock()
 	p.off = off
+	idle := p.takeIdleLocked()
+	p.mu.Unlock()
+	closeAll(idle)
+}
+
+// takeIdleLocked takes the idle readers out of the pool, for the caller to close.
+func (p *readerPool) takeIdleLocked() []*physConn {
 	idle := p.idle
 	p.idle = nil
 	p.count -= len(idle)
-	p.mu.Unlock()
-	closeAll(idle)
+	return idle
 }
 
 // close refuses new hand-outs and waiters and closes the idle readers; the readers in use
@@ -376,9 +382,7 @@ func (p *readerPool) close() {
 		w <- nil
 	}
 	p.waiters = nil
-	idle := p.idle
-	p.idle = nil
-	p.count -= len(idle)
+	idle := p.takeIdleLocked()
 	p.mu.Unlock()
 	closeAll(idle)
 }
