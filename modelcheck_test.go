@@ -718,6 +718,10 @@ type mcSlotModel struct {
 	snapB          int
 	latest         int
 	writes         int // the session's writes when the rows were opened
+	// atCommit: the rows were opened in a write transaction after it wrote, so they read
+	// what its commit makes a version; their candidates are fixed when it commits, if
+	// the session has not written since they opened.
+	atCommit bool
 }
 
 // mcRO is the snapshot model of a read-only transaction: the versions its reads may come
@@ -737,6 +741,10 @@ type mcSess struct {
 	temp    bool // the temp table tmp certainly exists on the session's own connection
 	shadow  bool
 	writes  int
+	// txBase is writes when the session's write transaction began (-1: unknown, the
+	// statement that began it may have written): while writes equals it, the transaction
+	// has changed nothing and reads the versions an autocommit read may read.
+	txBase  int
 	pending []string // pragma settings to replay on mattn's connection after its transaction
 	txTemp  bool     // a temp object was created in the session's transaction on the shared writer
 	ro      mcRO
@@ -1161,7 +1169,7 @@ func mcOpenRun(tb testing.TB, dir string, sessions int) (*mcRun, error) {
 		return w, err
 	}
 	for range sessions {
-		s := &mcSess{snapB: -1}
+		s := &mcSess{snapB: -1, txBase: -1}
 		w.m.sess = append(w.m.sess, s)
 	}
 	return w, nil
@@ -1333,12 +1341,14 @@ func (w *mcRun) step(o mcOp) {
 			case s.tx == txRO:
 				sl.cands = w.cands(s.ro.lo, s.ro.hi, s.ro.alive, o.SQL, false)
 				sl.bAlive = false // mattn's snapshot is not the reference in a read-only transaction
-			case !s.inWriteTx():
+			case !s.inWriteTx() || s.writes == s.txBase:
 				lo := m.version
 				if activeBefore > 0 {
 					lo = s.snapB
 				}
 				sl.cands = w.cands(lo, m.version, nil, o.SQL, false)
+			default:
+				sl.atCommit = true
 			}
 		}
 	} else if o.slotted() {
@@ -1679,6 +1689,7 @@ func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, r
 func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wasFree bool, activeBefore int) {
 	m := w.m
 	ok := len(rb.errs) == 0
+	wasWriteTx := s.inWriteTx()
 	switch o.Kind {
 	case kOpen, kNext:
 		sl.aEnded, sl.bEnded = w.a.h[o.S].ended[o.Slot], w.b.h[o.S].ended[o.Slot]
@@ -1687,6 +1698,7 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 	case kBegin:
 		if ok {
 			s.tx = txRW
+			s.txBase = s.writes
 		}
 	case kBeginRO:
 		if ok {
@@ -1707,8 +1719,13 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 		}
 		s.tx = txNone
 	}
-	if o.T != nil && o.T.has(fWrite) {
-		s.writes++ // tried: a failing statement may keep some of its changes (OR FAIL)
+	noChange := o.Kind == kExec && ok && !strings.Contains(o.SQL, "RETURNING") && !strings.Contains(strings.TrimRight(o.SQL, "; "), ";") && len(rb.ev) == 1 && strings.HasPrefix(rb.ev[0], "ok ") && strings.HasSuffix(rb.ev[0], " n=0")
+	if o.T != nil && o.T.has(fWrite) && !noChange {
+		// Tried: a failing statement may keep some of its changes (OR FAIL). An Exec that
+		// changed no row directly fired no trigger either, and changed nothing (an Exec
+		// of RETURNING reports changes() before its statement finished, a script those of
+		// its last statement: neither is judged).
+		s.writes++
 	}
 	if o.T != nil && ok {
 		t := o.T
@@ -1742,6 +1759,12 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 	}
 	wasRaw := s.raw
 	s.raw = s.tx == txNone && !w.autocommit(o.S)
+	if s.raw && !wasRaw {
+		s.txBase = s.writes
+		if o.T != nil && o.T.has(fWrite) {
+			s.txBase = -1
+		}
+	}
 	if s.txTemp && s.tx == txNone && !s.raw && (o.Kind == kCommit || o.Kind == kRollback || wasRaw) {
 		// temp-in-shared-tx: the driver drops the temp objects when the transaction ended
 		// (once no rows of it are open on the writer); mattn keeps them. The two differ
@@ -1751,6 +1774,13 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 		w.stopped, w.trunc = true, true
 	}
 	changed := w.bumpVersion()
+	if wasWriteTx && !s.inWriteTx() && ok && (o.Kind == kCommit || o.T != nil && (o.T.name == "tx.commit" || o.T.name == "tx.release")) {
+		for i := range s.slots {
+			if sl := &s.slots[i]; sl.open && sl.atCommit && s.writes == sl.writes {
+				sl.cands = w.cands(m.version, m.version, nil, sl.sql, false)
+			}
+		}
+	}
 	switch act := s.active(); {
 	case act == 0:
 		s.snapB = -1
