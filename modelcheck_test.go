@@ -135,6 +135,8 @@ type mcDiff struct {
 	// staleTempWrite is set for a write to the session's temp table while its mattn
 	// connection reads an older snapshot (rows left open) than the latest commit.
 	staleTempWrite bool
+	// abortedB is set when mattn's rows failed with SQLITE_ABORT_ROLLBACK.
+	abortedB bool
 }
 
 // mcRowsDiverged reports whether rows of s that are still open on one side have ended on
@@ -208,6 +210,16 @@ var mcAllowed = []mcAllowance{
 			"go on on the other, the session's statements under way differ: on one connection a read " +
 			"shares the rows' snapshot and a DROP fails with SQLITE_LOCKED while they run. From then on " +
 			"the two differ, so the program stops being compared there",
+	},
+	{
+		name: "rollback-abort",
+		reason: "rows of a session left open while its transaction changed the schema and rolled back: " +
+			"on one mattn connection SQLite aborts them (SQLITE_ABORT_ROLLBACK, \"abort due to " +
+			"ROLLBACK\"); the driver's rows, on a reader, go on with the snapshot they began with. " +
+			"From then on the two differ, so the program stops being compared there " +
+			"(TestDifferenceRowsOutliveASchemaRollback)",
+		match: func(d *mcDiff) bool { return d.abortedB && len(d.matched) > 0 },
+		stop:  true,
 	},
 	{
 		name: "scan-own-write",
@@ -719,9 +731,11 @@ type mcSlotModel struct {
 	latest         int
 	writes         int // the session's writes when the rows were opened
 	// atCommit: the rows were opened in a write transaction after it wrote, so they read
-	// what its commit makes a version; their candidates are fixed when it commits, if
-	// the session has not written since they opened.
+	// what its commit makes a version; their candidates are fixed when it commits: the
+	// results of that version that begin with the events read so far (read, which the
+	// driver's rows gave as mattn's did).
 	atCommit bool
+	read     []string
 }
 
 // mcRO is the snapshot model of a read-only transaction: the versions its reads may come
@@ -966,6 +980,16 @@ func mcHasCode(r mcRes, code sqlite3.ErrNo) bool {
 	for _, err := range r.errs {
 		var se sqlite3.Error
 		if errors.As(err, &se) && se.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func mcHasExtended(r mcRes, code sqlite3.ErrNoExtended) bool {
+	for _, err := range r.errs {
+		var se sqlite3.Error
+		if errors.As(err, &se) && se.ExtendedCode == code {
 			return true
 		}
 	}
@@ -1656,7 +1680,7 @@ func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, r
 			break // a read-only transaction's read that equals mattn's and a version's
 		}
 		d := &mcDiff{op: o, a: ra, b: rb, matched: matched, roTx: sl.roTx, snapB: sl.snapB, latest: sl.latest,
-			ownW: s.writes > sl.writes && o.Kind != kQuery}
+			ownW: s.writes > sl.writes && o.Kind != kQuery, abortedB: mcHasExtended(rb, sqlite3.ErrAbortRollback)}
 		if sl.snapB < 0 {
 			d.snapB = sl.latest
 		}
@@ -1666,6 +1690,11 @@ func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, r
 			return
 		}
 		w.allowed[al.name]++
+		if al.stop {
+			w.logf("    allowed: %s (versions %v; the program stops here)", al.name, matched)
+			w.stopped, w.trunc = true, true
+			return
+		}
 		w.logf("    allowed: %s (versions %v)", al.name, matched)
 		sl.bAlive = false
 	default:
@@ -1683,6 +1712,9 @@ func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, r
 	}
 	sl.bAlive = bOK
 	sl.pos += len(ea)
+	if sl.atCommit && sl.cands == nil {
+		sl.read = append(sl.read, ea...)
+	}
 }
 
 // update brings the model up to date after o, from mattn's outcome.
@@ -1719,10 +1751,12 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 		}
 		s.tx = txNone
 	}
-	noChange := o.Kind == kExec && ok && !strings.Contains(o.SQL, "RETURNING") && !strings.Contains(strings.TrimRight(o.SQL, "; "), ";") && len(rb.ev) == 1 && strings.HasPrefix(rb.ev[0], "ok ") && strings.HasSuffix(rb.ev[0], " n=0")
+	dml := slices.ContainsFunc([]string{"INSERT ", "REPLACE ", "UPDATE ", "DELETE "}, func(w string) bool { return strings.HasPrefix(o.SQL, w) })
+	noChange := o.Kind == kExec && ok && dml && !strings.Contains(o.SQL, "RETURNING") && !strings.Contains(strings.TrimRight(o.SQL, "; "), ";") && len(rb.ev) == 1 && strings.HasPrefix(rb.ev[0], "ok ") && strings.HasSuffix(rb.ev[0], " n=0")
 	if o.T != nil && o.T.has(fWrite) && !noChange {
-		// Tried: a failing statement may keep some of its changes (OR FAIL). An Exec that
-		// changed no row directly fired no trigger either, and changed nothing (an Exec
+		// Tried: a failing statement may keep some of its changes (OR FAIL). An Exec of an
+		// INSERT, REPLACE, UPDATE or DELETE that changed no row directly fired no trigger
+		// either, and changed nothing (an Exec
 		// of RETURNING reports changes() before its statement finished, a script those of
 		// its last statement: neither is judged).
 		s.writes++
@@ -1776,8 +1810,15 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 	changed := w.bumpVersion()
 	if wasWriteTx && !s.inWriteTx() && ok && (o.Kind == kCommit || o.T != nil && (o.T.name == "tx.commit" || o.T.name == "tx.release")) {
 		for i := range s.slots {
-			if sl := &s.slots[i]; sl.open && sl.atCommit && s.writes == sl.writes {
-				sl.cands = w.cands(m.version, m.version, nil, sl.sql, false)
+			if sl := &s.slots[i]; sl.open && sl.atCommit && sl.bAlive && sl.cands == nil {
+				sl.cands = slices.DeleteFunc(w.cands(m.version, m.version, nil, sl.sql, false), func(c mcCand) bool {
+					for i, e := range sl.read {
+						if c.at(i) != e {
+							return true
+						}
+					}
+					return false
+				})
 			}
 		}
 	}

@@ -393,3 +393,50 @@ func TestDifferenceRawHandsTheDriversConnection(t *testing.T) {
 	defer back.Close()
 	require.Equal(t, []string{"v", `string("a")`, `string("b")`, `string("c")`}, queryAll(back, "SELECT v FROM t ORDER BY v"))
 }
+
+// TestDifferenceRowsOutliveASchemaRollback shows that rows a session left open go on through
+// sqlite-serial when the session's transaction changed the schema and rolled back, where on
+// mattn's one connection SQLite aborts them with SQLITE_ABORT_ROLLBACK; a transaction that
+// rolls back without a schema change leaves them running on both.
+func TestDifferenceRowsOutliveASchemaRollback(t *testing.T) {
+	ctx := context.Background()
+	for _, schemaChange := range []bool{false, true} {
+		for driver, goesOn := range map[string]bool{"sqlite3": !schemaChange, "sqlite-serial": true} {
+			db := openTarget(t, driver, "_journal_mode=WAL")
+			_, err := db.Exec("CREATE TABLE t(v); INSERT INTO t VALUES (1), (2), (3); CREATE TABLE u(a)")
+			require.NoError(t, err)
+			c, err := db.Conn(ctx)
+			require.NoError(t, err)
+			rows, err := c.QueryContext(ctx, "SELECT v FROM t ORDER BY rowid") // a scan of the table, not a sorter
+			require.NoError(t, err)
+			require.True(t, rows.Next())
+			tx, err := c.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			change := "INSERT INTO u VALUES (1)"
+			if schemaChange {
+				change = "ALTER TABLE u ADD COLUMN b INTEGER"
+			}
+			_, err = tx.Exec(change)
+			require.NoError(t, err)
+			require.NoError(t, tx.Rollback())
+
+			var got []int
+			for rows.Next() {
+				var v int
+				require.NoError(t, rows.Scan(&v))
+				got = append(got, v)
+			}
+			if goesOn {
+				require.NoError(t, rows.Err(), "%s, schema change %v", driver, schemaChange)
+				require.Equal(t, []int{2, 3}, got, "%s, schema change %v", driver, schemaChange)
+			} else {
+				var se sqlite3.Error
+				require.ErrorAs(t, rows.Err(), &se, driver)
+				require.Equal(t, sqlite3.ErrAbortRollback, se.ExtendedCode, driver)
+				require.Empty(t, got, driver)
+			}
+			require.NoError(t, rows.Close())
+			require.NoError(t, c.Close())
+		}
+	}
+}
