@@ -84,6 +84,11 @@ type conn struct {
 	lastJudgement *classification
 	lastCache     *routeCache
 
+	// schemaHeld is set when a statement that may change the schema ran while the session
+	// held the writer's turn: what it changed is committed or rolled back when the hold
+	// ends, and the router's judgements are dropped once more then (see router.schemaEpoch).
+	schemaHeld bool
+
 	closed        bool
 	ownsConnector bool // opened by Driver.Open: closing the conn closes the connector
 }
@@ -95,7 +100,7 @@ func (c *conn) classify(ctx context.Context, query string, gated bool) (*classif
 		return c.lastJudgement, nil
 	}
 	cls, err := c.cn.router.classify(ctx, query, gated)
-	if err == nil && cls.known {
+	if err == nil && cls.known && len(query) <= routeTextLimit {
 		c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
 	}
 	return cls, err
@@ -242,7 +247,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 			if err != nil {
 				return placement{}, err
 			}
-			pl, err := c.placeForRead(ctx, cls)
+			pl, err := c.placeInReadTx(ctx, t, cls)
 			if err == nil && !pl.entered {
 				pl = c.entered(pl)
 			}
@@ -459,6 +464,18 @@ func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement
 	return placement{conn: l.conn, kind: onReader, cls: cls, lease: l}, nil
 }
 
+// placeInReadTx places a statement of the read-only transaction t on t's connection: its
+// reader, or the session's own connection. The session may have got a connection of its own
+// since t began (the end of rows of an earlier transaction on the shared writer carries the
+// settings it made out to one), and t's statements still read t's snapshot, query-only.
+func (c *conn) placeInReadTx(ctx context.Context, t *tx, cls *classification) (placement, error) {
+	if t.pl.kind != onReader {
+		return c.placeForRead(ctx, cls)
+	}
+	t.pl.lease.refs++
+	return placement{conn: t.pl.conn, kind: onReader, cls: cls, lease: t.pl.lease}, nil
+}
+
 // misrouted reports whether err shows that a statement run on a reader wrote: SQLite
 // refused it as read-only, and it is to run again on the writer. The route is remembered.
 func (c *conn) misrouted(pl placement, query string, err error) bool {
@@ -566,6 +583,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 	}
 	if pl.cls.schema {
 		c.cn.router.invalidate()
+		c.schemaHeld = c.schemaHeld || c.holding
 	}
 	if pl.cls.fileChange {
 		c.cn.readers.fileChanged()
@@ -668,6 +686,11 @@ func (c *conn) releaseWriterIfIdle() {
 		return
 	}
 	c.holding = false
+	if c.schemaHeld {
+		// The schema the unit changed is committed, or rolled back, now.
+		c.schemaHeld = false
+		c.cn.router.invalidate()
+	}
 	c.cn.writer.release()
 }
 

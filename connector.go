@@ -260,7 +260,7 @@ func (cn *Connector) setExclusive(on bool) {
 	cn.exclusive.Store(on)
 	cn.readers.closeIdle(on)
 	if on {
-		cn.router.closeClassifier()
+		cn.router.closeClassifiers()
 	}
 }
 

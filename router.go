@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -110,34 +111,66 @@ var connectionFunctions = map[string]bool{
 // read): nothing to route and nothing left behind.
 var noJudgement = &classification{}
 
-// routeCacheLimit bounds the number of cached judgements. Programs that inline values into
-// their SQL make every string new; past the limit the cache starts over.
-const routeCacheLimit = 4096
+// routeCacheLimit and routeCacheBytes bound the cached judgements, in number and in the
+// bytes of their texts; past either the cache starts over. routeTextLimit is the longest
+// text whose judgement is cached: a program that inlines values into its SQL makes every
+// text new, and a long one (an INSERT with a large inline value) is judged again if it
+// comes again, rather than kept alive.
+const (
+	routeCacheLimit = 4096
+	routeCacheBytes = 4 << 20
+	routeTextLimit  = 16 << 10
+)
 
 // routeCache maps SQL text to its classification.
 type routeCache struct {
-	m sync.Map // string -> *classification
-	n atomic.Int64
+	m     sync.Map // string -> *classification
+	n     atomic.Int64
+	bytes atomic.Int64
 }
 
-// router classifies statements by preparing them on its own query-only connection, the
-// classifier, with an authorizer that reports what each statement touches. The classifier
+// router classifies statements by preparing them on query-only connections of its own,
+// classifiers, with an authorizer that reports what each statement touches. A classifier
 // never runs a statement, so the authorizer never meets a user's statement on a reader or
 // the writer, and never replaces an authorizer a ConnectHook installed there.
+//
+// Judgements run in parallel, each on a classifier of its own, up to classifierLimit at
+// once; a judgement that finds none free waits for one.
 type router struct {
 	open func() (*physConn, error)
-	gate *gate // shared while the classifier prepares, when the database has no WAL
+	gate *gate // shared while a classifier prepares, when the database has no WAL
 
 	cache atomic.Pointer[routeCache]
+	// schemaEpoch counts the schema changes made through the driver (invalidate). A
+	// classifier reads the schema again before its next judgement once it moved.
+	schemaEpoch atomic.Uint64
 
-	mu         sync.Mutex // serializes the classifier
-	closed     bool
-	classifier *physConn
-	seen       *statementEvents // what the authorizer reports for the statement being prepared
+	// mu guards the pool of classifiers: idle are the free ones, opened counts every one
+	// open or being opened; freed is signalled when one is given back.
+	mu     sync.Mutex
+	freed  *sync.Cond
+	closed bool
+	gen    uint64 // closeClassifiers moves it: classifiers of an older generation close on return
+	idle   []*classifier
+	opened int
+}
+
+// classifierLimit is how many statements are judged at once.
+var classifierLimit = min(max(runtime.GOMAXPROCS(0), 2), 8)
+
+// classifier is one connection the router judges statements on. Owner: the judgement that
+// took it from the pool; seen is what the authorizer reports for the statement being
+// prepared, epoch the schema epoch it last read the schema at.
+type classifier struct {
+	conn  *physConn
+	seen  *statementEvents
+	epoch uint64
+	gen   uint64
 }
 
 func newRouter(open func() (*physConn, error), g *gate) *router {
 	r := &router{open: open, gate: g}
+	r.freed = sync.NewCond(&r.mu)
 	r.cache.Store(new(routeCache))
 	return r
 }
@@ -151,16 +184,24 @@ func (r *router) lookup(query string) (*classification, bool) {
 	return v.(*classification), true
 }
 
-// remember caches cls for query.
+// remember caches cls for query, unless query is longer than routeTextLimit.
 func (r *router) remember(query string, cls *classification) {
+	if len(query) > routeTextLimit {
+		return
+	}
 	c := r.cache.Load()
-	if _, loaded := c.m.Swap(query, cls); !loaded && c.n.Add(1) > routeCacheLimit {
-		r.cache.CompareAndSwap(c, new(routeCache))
+	if _, loaded := c.m.Swap(query, cls); !loaded {
+		n, b := c.n.Add(1), c.bytes.Add(int64(len(query)))
+		if n > routeCacheLimit || b > routeCacheBytes {
+			r.cache.CompareAndSwap(c, new(routeCache))
+		}
 	}
 }
 
-// invalidate drops every cached classification; it runs after a schema change.
+// invalidate drops every cached classification and makes every classifier read the schema
+// again before its next judgement; it runs after a schema change.
 func (r *router) invalidate() {
+	r.schemaEpoch.Add(1)
 	r.cache.Store(new(routeCache))
 }
 
@@ -260,36 +301,34 @@ func lockingModeSetting(sql string) (string, bool) {
 }
 
 // judgePrepared completes cls, the judgement of statements by their words, by preparing
-// each on the classifier.
+// each on a classifier.
 func (r *router) judgePrepared(cls *classification, statements []statementText) (*classification, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return nil, ErrClosed
+	cl, err := r.take()
+	if err != nil {
+		return nil, err
 	}
-	if r.classifier == nil {
-		c, err := r.openClassifier()
-		if err != nil {
-			return nil, err
-		}
-		r.classifier = c
+	broken := false
+	defer func() { r.give(cl, broken) }()
+	if epoch := r.schemaEpoch.Load(); cl.epoch != epoch {
+		// The classifier's copy of the schema may be older than the database's: SQLite
+		// reloads it when a statement reads the database, not when one is prepared, and
+		// the judgement of some statements depends on it (EXPLAIN REINDEX of a table that
+		// gained an index).
+		cl.refreshSchema()
+		cl.epoch = epoch
 	}
-	// The classifier's copy of the schema may be older than the database's: SQLite reloads
-	// it when a statement reads the database, not when one is prepared, and the judgement
-	// of some statements depends on it (EXPLAIN REINDEX of a table that gained an index).
-	r.refreshSchema()
 	for i, st := range statements {
 		ev := statementEvents{sql: st.sql}
-		s, err := r.prepare(st.sql, &ev)
+		// A prepare that fails on a copy of the schema older than the file's (a table
+		// another process created since) makes SQLite read the schema again and retry.
+		s, err := cl.prepare(st.sql, &ev)
 		if err != nil {
 			var sqliteErr sqlite3.Error
-			if !errors.As(err, &sqliteErr) {
-				// The classifier itself is broken: replace it next time.
-				r.classifier.Close()
-				r.classifier = nil
-			}
-			// An unknown string goes to the writer, or to the session's own connection,
-			// which may know what the classifier does not (temp tables, attachments).
+			// A classifier that fails otherwise than with SQLite's error is broken: it is
+			// replaced. An unknown string goes to the writer, or to the session's own
+			// connection, which may know what the classifier does not (temp tables,
+			// attachments).
+			broken = !errors.As(err, &sqliteErr)
 			cls.route, cls.known, cls.settings, cls.readsOnly = toWriter, false, nil, false
 			cls.settles = len(statements) == 1 && dmlKeywords[statements[0].keyword]
 			return cls, nil
@@ -323,14 +362,67 @@ func (r *router) judgePrepared(cls *classification, statements []statementText) 
 	return cls, nil
 }
 
-// openClassifier opens the classifier and installs its authorizer. On a database without
-// WAL the classifier never waits for a lock: the unit of work that holds the writer may
-// hold one that keeps every reader out (memdb refuses readers while a write transaction is
+// take returns a free classifier, opening one while fewer than classifierLimit are open,
+// and otherwise waiting for one to be given back. The caller gives it back with give.
+func (r *router) take() (*classifier, error) {
+	r.mu.Lock()
+	for {
+		if r.closed {
+			r.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if n := len(r.idle); n > 0 {
+			cl := r.idle[n-1]
+			r.idle[n-1] = nil
+			r.idle = r.idle[:n-1]
+			r.mu.Unlock()
+			return cl, nil
+		}
+		if r.opened < classifierLimit {
+			break
+		}
+		r.freed.Wait()
+	}
+	r.opened++
+	gen := r.gen
+	r.mu.Unlock()
+	cl, err := r.openClassifier()
+	if err != nil {
+		r.mu.Lock()
+		r.opened--
+		r.freed.Signal()
+		r.mu.Unlock()
+		return nil, err
+	}
+	cl.gen = gen
+	return cl, nil
+}
+
+// give gives cl back to the pool, or closes it: when it is broken, when the router closed,
+// or when closeClassifiers ran since it was taken.
+func (r *router) give(cl *classifier, broken bool) {
+	r.mu.Lock()
+	keep := !broken && !r.closed && cl.gen == r.gen
+	if keep {
+		r.idle = append(r.idle, cl)
+	} else {
+		r.opened--
+	}
+	r.freed.Signal()
+	r.mu.Unlock()
+	if !keep {
+		cl.conn.Close()
+	}
+}
+
+// openClassifier opens a classifier and installs its authorizer. On a database without
+// WAL a classifier never waits for a lock: the unit of work that holds the writer may hold
+// one that keeps every reader out (memdb refuses readers while a write transaction is
 // open; a rollback journal does once the writer's lock is EXCLUSIVE), and that unit's own
 // statements are what the classifier is asked about then. Failing at once, such a statement
 // is judged unknown and goes to the writer, where the unit runs it anyway; the gate keeps
-// the classifier apart from the writer at every other time.
-func (r *router) openClassifier() (*physConn, error) {
+// the classifiers apart from the writer at every other time.
+func (r *router) openClassifier() (*classifier, error) {
 	c, err := r.open()
 	if err != nil {
 		return nil, err
@@ -341,21 +433,23 @@ func (r *router) openClassifier() (*physConn, error) {
 			return nil, err
 		}
 	}
-	c.RegisterAuthorizer(r.observe)
-	return c, nil
+	// A new connection reads the schema at its first prepare.
+	cl := &classifier{conn: c, epoch: r.schemaEpoch.Load()}
+	c.RegisterAuthorizer(cl.observe)
+	return cl, nil
 }
 
 // prepare prepares one statement on the classifier, with the authorizer reporting to ev.
-func (r *router) prepare(query string, ev *statementEvents) (driver.Stmt, error) {
-	r.seen = ev
-	defer func() { r.seen = nil }()
-	return r.classifier.PrepareContext(context.Background(), query)
+func (cl *classifier) prepare(query string, ev *statementEvents) (driver.Stmt, error) {
+	cl.seen = ev
+	defer func() { cl.seen = nil }()
+	return cl.conn.PrepareContext(context.Background(), query)
 }
 
 // refreshSchema makes the classifier read the database, which reloads its copy of the
 // schema if another connection changed it. A failure here shows again in the prepare.
-func (r *router) refreshSchema() {
-	if rows, err := r.classifier.QueryContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil); err == nil {
+func (cl *classifier) refreshSchema() {
+	if rows, err := cl.conn.QueryContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil); err == nil {
 		rows.Close()
 	}
 }
@@ -379,8 +473,8 @@ type statementEvents struct {
 }
 
 // observe is the classifier's authorizer. It never denies: it only records.
-func (r *router) observe(op int, arg1, arg2, database string) int {
-	ev := r.seen
+func (cl *classifier) observe(op int, arg1, arg2, database string) int {
+	ev := cl.seen
 	if ev == nil {
 		return sqlite3.SQLITE_OK
 	}
@@ -475,23 +569,26 @@ func (ev *statementEvents) observePragma(name, arg, schema string) {
 	}
 }
 
-// closeClassifier closes the classifier; the next judgement opens another.
-func (r *router) closeClassifier() {
+// closeClassifiers closes the idle classifiers, and those in use as they are given back;
+// later judgements open others.
+func (r *router) closeClassifiers() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.classifier != nil {
-		r.classifier.Close()
-		r.classifier = nil
+	idle := r.idle
+	r.idle = nil
+	r.opened -= len(idle)
+	r.gen++
+	r.freed.Broadcast()
+	r.mu.Unlock()
+	for _, cl := range idle {
+		cl.conn.Close()
 	}
 }
 
-// close closes the classifier.
+// close closes the classifiers, those in use as they are given back; later judgements
+// fail with ErrClosed.
 func (r *router) close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.closed = true
-	if r.classifier != nil {
-		r.classifier.Close()
-		r.classifier = nil
-	}
+	r.mu.Unlock()
+	r.closeClassifiers()
 }
