@@ -126,6 +126,26 @@ func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) 
 	return h.ExecContext(ctx, cl.args)
 }
 
+// runsPrepared reports whether the call runs as pl.prepared: when there is one and the
+// call has exactly the arguments it takes. mattn's Query and Exec of a text ignore
+// arguments beyond those of its statements, and refuse too few with an error of their own:
+// a call that does not fit runs as the text, as with mattn.
+func (cl call) runsPrepared(pl placement) bool {
+	return pl.prepared != nil && len(cl.args) == pl.prepared.NumInput()
+}
+
+// runQueryAt runs the call at pl.
+func (cl call) runQueryAt(ctx context.Context, pl placement) (*sqlite3.SQLiteRows, error) {
+	if !cl.runsPrepared(pl) {
+		return cl.runQuery(ctx, pl.conn)
+	}
+	r, err := pl.prepared.QueryContext(ctx, cl.args)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*sqlite3.SQLiteRows), nil
+}
+
 // runQuery runs the call on p.
 func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, error) {
 	var r driver.Rows
@@ -171,6 +191,9 @@ type placement struct {
 	// connection, whose ledger reports the session's last_insert_rowid() and changes()
 	// until settleChanges.
 	entered bool
+	// prepared is the statement as the reader prepared it to judge it (see judgeOnReader),
+	// which runs it unless the call's arguments do not fit it; finish closes it.
+	prepared *sqlite3.SQLiteStmt
 }
 
 // settleChanges ends the statement at pl on its connection's ledger, if it entered it;
@@ -292,9 +315,16 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		c.cn.routes.pinned.Add(1)
 		return c.placeOnWriter(ctx, cls)
 	}
-	cls, err := c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0)
-	if err != nil {
+	judged, cls, err := c.judgeOnReader(ctx, query)
+	switch {
+	case err != nil:
 		return placement{}, c.refusedAtClose(err)
+	case judged.conn != nil:
+		return judged, nil
+	case cls == nil:
+		if cls, err = c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0); err != nil {
+			return placement{}, c.refusedAtClose(err)
+		}
 	}
 	if err := c.dropBesideRows(cls, query); err != nil {
 		return placement{}, err
@@ -342,6 +372,65 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	pl, err := c.placeForRead(ctx, cls)
 	pl.retry = true
 	return pl, err
+}
+
+// judgeOnReader judges a statement no judgement is cached for on the reader it would run on,
+// when it may: a single SELECT, WITH or VALUES statement, of a session with nothing of its
+// own (no connection, no transaction, no writer's turn), on a WAL database whose readers no
+// ConnectHook may have given an authorizer. When SQLite judges it a read, it is placed on
+// that reader with the statement prepared there, so that a new statement costs one prepare,
+// as on mattn. Otherwise the reader is given back and the judgement returned, for the
+// statement to be placed as judged; cls is nil when the statement is not judged here.
+func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, cls *classification, err error) {
+	cn := c.cn
+	if c.session != nil || c.tx != nil || c.holding || cn.writer == nil || cn.gate != nil || cn.drv.ConnectHook != nil ||
+		strings.IndexByte(query, 0) >= 0 {
+		return placement{}, nil, nil
+	}
+	if c.lastCache == cn.router.cache.Load() && c.lastQuery == query {
+		return placement{}, nil, nil
+	}
+	if _, cached := cn.router.lookup(query); cached {
+		return placement{}, nil, nil
+	}
+	cls, statements := judgeWords(query)
+	if len(statements) != 1 || cls.route != toReader {
+		return placement{}, nil, nil
+	}
+	st := statements[0]
+	if st.keyword != "SELECT" && st.keyword != "WITH" && st.keyword != "VALUES" {
+		return placement{}, nil, nil
+	}
+	if rest := strings.TrimRight(query, " \t\n\r\f"); rest != st.sql && rest != st.sql+";" {
+		// Something follows the statement (a comment after its semicolon), which mattn
+		// prepares and runs as a statement of its own.
+		return placement{}, nil, nil
+	}
+	l, err := c.acquireReader(ctx)
+	if err != nil {
+		return placement{}, nil, err
+	}
+	cls, prepared := cn.router.judgeOn(l.conn, cls, st)
+	if prepared != nil && cls.listsDatabases && c.tempOpen {
+		// database_list lists temp once the session opened it: see choose.
+		prepared.Close()
+		prepared = nil
+	}
+	if cls.known {
+		cn.router.remember(query, cls)
+		if len(query) <= routeTextLimit {
+			c.lastCache, c.lastQuery, c.lastJudgement = cn.router.cache.Load(), query, cls
+		}
+	}
+	if prepared == nil {
+		// Preparing a statement on the temp schema opens the reader's temp database, as
+		// may one SQLite could not prepare: the reader is closed (see releaseReader).
+		l.opensTemp = l.opensTemp || cls.opensTemp || !cls.known
+		c.releaseReader(l, nil)
+		return placement{}, cls, nil
+	}
+	cn.routes.reader.Add(1)
+	return placement{conn: l.conn, kind: onReader, cls: cls, lease: l, retry: true, prepared: prepared}, cls, nil
 }
 
 // dropBesideRows returns SQLite's error for a statement that drops a table or an index while
@@ -500,6 +589,9 @@ func (c *conn) finish(pl placement, err error) {
 	case onSession:
 		c.releaseSessionRead(err)
 	default:
+		if pl.prepared != nil {
+			pl.prepared.Close()
+		}
 		// A reader is checked for a transaction left open only after a statement that
 		// could have begun one; that check is a call into SQLite on every read otherwise.
 		pl.lease.suspect = pl.lease.suspect || !pl.cls.known || pl.cls.txControl
@@ -831,9 +923,12 @@ func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result
 	sctx, cancel := c.cn.statementContext(ctx)
 	var res driver.Result
 	var err error
-	if pl.cls.returns && pl.kind == onWriter {
+	switch {
+	case pl.cls.returns && pl.kind == onWriter:
 		res, err = c.execReturning(sctx, pl, cl)
-	} else {
+	case cl.runsPrepared(pl):
+		res, err = pl.prepared.ExecContext(sctx, cl.args)
+	default:
 		res, err = cl.runExec(sctx, pl.conn)
 	}
 	cancel()
@@ -916,7 +1011,7 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 		return c.bufferRead(ctx, pl, cl)
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
-	r, err := cl.runQuery(sctx, pl.conn)
+	r, err := cl.runQueryAt(sctx, pl)
 	if err != nil {
 		cancel()
 		return nil, c.cn.statementError(ctx, sctx, err)

@@ -210,7 +210,10 @@ type physConn struct {
 	// fileEpoch is the reader pool's file epoch when the reader last read the file's
 	// header (see readerPool.refresh). Only the reader's current user touches it.
 	fileEpoch uint64
-	closed    atomic.Bool
+	// schemaEpoch is the router's schema epoch when the reader last read the schema to
+	// judge a statement (see router.judgeOn). Only the reader's current user touches it.
+	schemaEpoch uint64
+	closed      atomic.Bool
 	// h is the connection's sqlite3 handle, for the calls mattn does not expose.
 	h dbHandle
 	// ledger makes the connection report the last_insert_rowid() and changes() of the

@@ -334,32 +334,77 @@ func (r *router) judgePrepared(cls *classification, statements []statementText) 
 			return cls, nil
 		}
 		ss := s.(*sqlite3.SQLiteStmt)
-		if i == 0 {
-			cls.numInput = ss.NumInput()
-		}
-		readOnly := ss.Readonly()
+		cls.absorb(st, ss, &ev, i == 0)
 		ss.Close()
-		if !readOnly || ev.write {
-			cls.route = toWriter
-		}
-		cls.readsOnly = cls.readsOnly && readOnly
-		if st.keyword == "EXPLAIN" {
-			// EXPLAIN runs nothing: what it explains leaves no state and no setting. It
-			// keeps its route, which is conservative.
-			continue
-		}
-		cls.dml = cls.dml || (st.keyword == "WITH" && !readOnly && !ev.schema)
-		cls.pins = cls.pins || ev.pins
-		cls.schema = cls.schema || ev.schema
-		cls.txControl = cls.txControl || ev.txControl
-		cls.fileChange = cls.fileChange || ev.fileChange
-		cls.opensTemp = cls.opensTemp || ev.opensTemp
-		cls.destroys = cls.destroys || ev.destroys
-		cls.listsDatabases = cls.listsDatabases || ev.listsDatabases
-		cls.settings = append(cls.settings, ev.settings...)
 	}
-	cls.settles = len(statements) == 1 && cls.dml && !cls.schema && !cls.txControl && !cls.pins
+	cls.settle(len(statements))
 	return cls, nil
+}
+
+// absorb adds to cls SQLite's judgement of st, prepared as ss, and what the authorizer
+// reported while it was prepared; first is set for the string's first statement.
+func (cls *classification) absorb(st statementText, ss *sqlite3.SQLiteStmt, ev *statementEvents, first bool) {
+	if first {
+		cls.numInput = ss.NumInput()
+	}
+	readOnly := ss.Readonly()
+	if !readOnly || ev.write {
+		cls.route = toWriter
+	}
+	cls.readsOnly = cls.readsOnly && readOnly
+	if st.keyword == "EXPLAIN" {
+		// EXPLAIN runs nothing: what it explains leaves no state and no setting. It keeps
+		// its route, which is conservative.
+		return
+	}
+	cls.dml = cls.dml || (st.keyword == "WITH" && !readOnly && !ev.schema)
+	cls.pins = cls.pins || ev.pins
+	cls.schema = cls.schema || ev.schema
+	cls.txControl = cls.txControl || ev.txControl
+	cls.fileChange = cls.fileChange || ev.fileChange
+	cls.opensTemp = cls.opensTemp || ev.opensTemp
+	cls.destroys = cls.destroys || ev.destroys
+	cls.listsDatabases = cls.listsDatabases || ev.listsDatabases
+	cls.settings = append(cls.settings, ev.settings...)
+}
+
+// settle completes cls once each of its n statements was absorbed.
+func (cls *classification) settle(n int) {
+	cls.settles = n == 1 && cls.dml && !cls.schema && !cls.txControl && !cls.pins
+}
+
+// judgeOn judges the one statement st of query, whose judgement by its words is cls, by
+// preparing it on p, a reader the caller holds, with the router's authorizer installed for
+// the prepare alone: the connector installs no authorizer of a ConnectHook there (see
+// conn.judgeOnReader). It returns the judgement and, when the statement is known to only
+// read, the prepared statement, which the caller runs on p and closes; otherwise it closes
+// it. Only p's user calls it.
+func (r *router) judgeOn(p *physConn, cls *classification, st statementText) (*classification, *sqlite3.SQLiteStmt) {
+	if epoch := r.schemaEpoch.Load(); p.schemaEpoch != epoch {
+		// As for a classifier (see judgePrepared): the reader's copy of the schema may be
+		// older than the one the driver changed.
+		if rows, err := p.QueryContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil); err == nil {
+			rows.Close()
+		}
+		p.schemaEpoch = epoch
+	}
+	ev := statementEvents{sql: st.sql}
+	p.RegisterAuthorizer(ev.observe)
+	s, err := p.PrepareContext(context.Background(), st.sql)
+	p.RegisterAuthorizer(nil)
+	if err != nil {
+		cls.route, cls.known, cls.settings, cls.readsOnly = toWriter, false, nil, false
+		cls.settles = dmlKeywords[st.keyword]
+		return cls, nil
+	}
+	ss := s.(*sqlite3.SQLiteStmt)
+	cls.absorb(st, ss, &ev, true)
+	cls.settle(1)
+	if cls.route != toReader {
+		ss.Close()
+		return cls, nil
+	}
+	return cls, ss
 }
 
 // take returns a free classifier, opening one while fewer than classifierLimit are open,
@@ -472,12 +517,17 @@ type statementEvents struct {
 	settings       []pragmaSetting
 }
 
-// observe is the classifier's authorizer. It never denies: it only records.
+// observe is the classifier's authorizer: it reports to the statement being prepared.
 func (cl *classifier) observe(op int, arg1, arg2, database string) int {
-	ev := cl.seen
-	if ev == nil {
-		return sqlite3.SQLITE_OK
+	if ev := cl.seen; ev != nil {
+		return ev.observe(op, arg1, arg2, database)
 	}
+	return sqlite3.SQLITE_OK
+}
+
+// observe is the authorizer of the statement ev is about, while it is prepared. It never
+// denies: it only records.
+func (ev *statementEvents) observe(op int, arg1, arg2, database string) int {
 	switch op {
 	case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE:
 		if database == "temp" {

@@ -152,3 +152,70 @@ func TestDistinctTextsJudgedInParallel(t *testing.T) {
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM t").Scan(&n))
 	require.Equal(t, goroutines*each, n)
 }
+
+// TestFirstTimeStatementsAsOnMattn runs statements no judgement is cached for, which the
+// driver judges on the reader that runs them, and requires the columns, rows and errors of
+// plain mattn for each: arguments that fit, too many (mattn ignores the rest) and too few,
+// named ones, a comment after the semicolon (which mattn runs as a statement of its own),
+// and reads of connection-local values, which go to the writer.
+func TestFirstTimeStatementsAsOnMattn(t *testing.T) {
+	type query struct {
+		sql  string
+		args []any
+	}
+	queries := []query{
+		{sql: "SELECT 1"},
+		{sql: "SELECT 2;"},
+		{sql: "SELECT 3; -- a comment after it"},
+		{sql: "SELECT 4 -- a comment inside it"},
+		{sql: "  SELECT 5 ;  \n"},
+		{sql: "SELECT ?", args: []any{6}},
+		{sql: "SELECT ?, ?", args: []any{7}},
+		{sql: "SELECT ?", args: []any{8, 9}},
+		{sql: "SELECT :a, $b", args: []any{sql.Named("a", 10), sql.Named("b", 11)}},
+		{sql: "VALUES (12), (13)"},
+		{sql: "WITH x(v) AS (SELECT 14) SELECT v FROM x"},
+		{sql: "SELECT v FROM t ORDER BY v"},
+		{sql: "SELECT nosuch FROM t"},
+		{sql: "SELECT * FROM nosuch"},
+		{sql: "SELECT last_insert_rowid(), changes()"},
+		{sql: "SELECT name FROM pragma_database_list"},
+		{sql: "SELECT count(*) FROM temp.sqlite_master"},
+		{sql: "SELECT name FROM pragma_database_list ORDER BY 1"},
+	}
+	run := func(driverName string) []string {
+		db, err := sql.Open(driverName, filepath.Join(t.TempDir(), "f.db")+"?_journal_mode=WAL")
+		require.NoError(t, err)
+		defer db.Close()
+		c, err := db.Conn(context.Background())
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.ExecContext(context.Background(), "CREATE TABLE t(v); INSERT INTO t VALUES (1), (2)")
+		require.NoError(t, err)
+		var out []string
+		for _, q := range queries {
+			rows, err := c.QueryContext(context.Background(), q.sql, q.args...)
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: error %v", q.sql, err))
+				continue
+			}
+			cols, err := rows.Columns()
+			require.NoError(t, err)
+			line := fmt.Sprintf("%s: %v", q.sql, cols)
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				require.NoError(t, rows.Scan(ptrs...))
+				line += fmt.Sprintf(" %v", vals)
+			}
+			line += fmt.Sprintf(" err=%v", rows.Err())
+			require.NoError(t, rows.Close())
+			out = append(out, line)
+		}
+		return out
+	}
+	require.Equal(t, run("sqlite3"), run(DriverName))
+}
