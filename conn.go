@@ -1080,7 +1080,7 @@ func (c *conn) Ping(ctx context.Context) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	if c.cn.writer != nil || c.session != nil || len(c.leases) > 0 {
+	if (c.cn.writer != nil && !c.cn.writerDeferred) || c.session != nil || len(c.leases) > 0 {
 		return nil
 	}
 	r, err := c.cn.readers.get(ctx, false)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,11 @@ type Connector struct {
 	started bool
 	closed  atomic.Bool
 	writer  *writer // nil for a read-only database
-	readers *readerPool
-	router  *router
+	// writerDeferred is set when start found the file in WAL mode already and left the
+	// writer to open at its first holder (see start). Written once, by start.
+	writerDeferred bool
+	readers        *readerPool
+	router         *router
 
 	gate   *gate // nil for a WAL database
 	routes routeCounters
@@ -166,19 +170,27 @@ func (cn *Connector) start() error {
 			w.checkpoint.limit = cn.cfg.WALLimit
 		}
 		w.open = func() (*physConn, error) {
-			p, _, err := cn.openWriter(w)
+			p, wal, err := cn.openWriter(w)
+			if err == nil && wal && w.checkpoint.walPath == "" {
+				w.checkpoint.walPath = p.GetFilename("main") + "-wal"
+			}
 			return p, err
 		}
-		p, wal, err := cn.openWriter(w)
-		if err != nil {
-			return err
-		}
-		if wal {
-			w.checkpoint.walPath = p.GetFilename("main") + "-wal"
+		if cn.fileInWAL() {
+			// Nothing to switch: the writer opens when a unit of work first needs it, so a
+			// *sql.DB that only reads opens one connection, as mattn's does.
+			cn.writerDeferred = true
 		} else {
-			g = newGate(cn.cfg.WriteWait)
+			p, err := w.open()
+			if err != nil {
+				return err
+			}
+			if w.checkpoint.walPath == "" {
+				g = newGate(cn.cfg.WriteWait)
+			}
+			w.conn = p
 		}
-		w.gate, w.conn = g, p
+		w.gate = g
 		cn.writer = w
 	}
 	cn.gate = g
@@ -189,6 +201,31 @@ func (cn *Connector) start() error {
 	cn.exclusive.Store(cn.topo.exclusive && cn.writer != nil)
 	cn.started = true
 	return nil
+}
+
+// fileInWAL reports whether the database is a file, named by a plain path, whose header
+// says it is in WAL mode, for a DSN that leaves the journal mode and the locking mode to
+// the driver: its writer would find nothing to switch.
+func (cn *Connector) fileInWAL() bool {
+	t := cn.topo
+	if t.memory || t.readOnly || t.journalChosen || t.exclusive {
+		return false
+	}
+	path := splitQuery(t.writerDSN).base
+	if strings.HasPrefix(path, "file:") {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var header [20]byte
+	if _, err := f.ReadAt(header[:], 0); err != nil {
+		return false
+	}
+	// The file format's write and read versions are 2 in WAL mode.
+	return string(header[:16]) == "SQLite format 3\x00" && header[18] == 2 && header[19] == 2
 }
 
 // physConn is one physical connection of a connector.
