@@ -237,7 +237,9 @@ func TestRandomCancellations(t *testing.T) {
 	require.Positive(t, cancelled.Load())
 	require.Positive(t, kept)
 	require.Positive(t, refused)
-	t.Logf("%d calls cancelled; %d writes kept, %d refused", cancelled.Load(), kept, refused)
+	batches := cn.Stats().Batches
+	require.Positive(t, batches, "the concurrent autocommit writes formed group commits")
+	t.Logf("%d calls cancelled; %d writes kept, %d refused; %d group commits", cancelled.Load(), kept, refused, batches)
 
 	require.NoError(t, db.Close(), "Close finds the writer free and every reader back")
 	require.False(t, cn.writer.held)

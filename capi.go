@@ -18,6 +18,19 @@ extern long long sqlite3_total_changes64(sqlite3*);
 extern int sqlite3_db_readonly(sqlite3*, const char*);
 extern int sqlite3_file_control(sqlite3*, const char*, int, void*);
 extern void sqlite3_free(void*);
+extern int sqlite3_db_status(sqlite3*, int, int*, int*, int);
+
+#define SERIAL_DBSTATUS_DEFERRED_FKS 10
+
+// serial_deferred_fks reports whether db's transaction has foreign key violations whose
+// check is deferred to its COMMIT.
+static int serial_deferred_fks(sqlite3 *db) {
+	int cur = 0, hi = 0;
+	if (sqlite3_db_status(db, SERIAL_DBSTATUS_DEFERRED_FKS, &cur, &hi, 0) != 0) {
+		return 1;
+	}
+	return cur > 0;
+}
 
 #define SERIAL_FCNTL_VFSNAME 12
 
@@ -101,4 +114,10 @@ func mainInMemory(h dbHandle) bool {
 // enterValues sets the connection's last_insert_rowid() to rowid and returns its values.
 func enterValues(h dbHandle, rowid int64) connValues {
 	return fromC(C.serial_enter(h, C.longlong(rowid)))
+}
+
+// deferredViolations reports whether the transaction open on h has foreign key violations
+// that its COMMIT would refuse (deferred foreign keys, or PRAGMA defer_foreign_keys).
+func deferredViolations(h dbHandle) bool {
+	return C.serial_deferred_fks(h) != 0
 }

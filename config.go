@@ -19,12 +19,16 @@ const (
 	keyWriteWait    = "_serial_write_wait"
 	keyQueryTimeout = "_serial_query_timeout"
 	keyWALLimit     = "_serial_wal_limit"
+	keyBatchMax     = "_serial_batch_max"
 	keyPrefix       = "_serial_"
 )
 
 // maxReaders bounds _serial_readers: SQLite itself allows far more readers, but beyond
 // this the pool costs memory without adding parallelism.
 const maxReaders = 1024
+
+// maxBatchMax bounds _serial_batch_max.
+const maxBatchMax = 4096
 
 // minDefaultReadersMax is the least default for the most readers open at once
 // (_serial_readers_max).
@@ -68,6 +72,11 @@ type Config struct {
 	// (_serial_wal_limit). Zero means 64 MiB; a negative value leaves checkpoints to
 	// SQLite alone, which cannot start the WAL over while reads overlap without pause.
 	WALLimit int64
+	// BatchMax is the most autocommit writes one group commit takes (_serial_batch_max): a
+	// write that finds others waiting for the writer runs with them in one transaction, a
+	// savepoint each, and one COMMIT (see the README's Group commit). Zero means 64; 1 turns
+	// group commit off.
+	BatchMax int
 	// Driver opens every physical connection. Nil means a plain *sqlite3.SQLiteDriver; set it
 	// to one with a ConnectHook or Extensions to have them on the writer and every reader.
 	// It has no DSN form.
@@ -142,9 +151,15 @@ func (c *Config) set(key, value string) error {
 		if n == 0 {
 			c.WALLimit = -1
 		}
+	case keyBatchMax:
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > maxBatchMax {
+			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a whole number from 1 (no group commit) to %d", key, value, maxBatchMax)
+		}
+		c.BatchMax = n
 	default:
-		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s, %s)", key, keyReaders, keyReadersMax,
-			keyWriteWait, keyQueryTimeout, keyWALLimit)
+		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s, %s, %s)", key, keyReaders, keyReadersMax,
+			keyWriteWait, keyQueryTimeout, keyWALLimit, keyBatchMax)
 	}
 	return nil
 }
@@ -222,6 +237,9 @@ func (c *Config) FormatDSN() string {
 	} else if c.WALLimit > 0 {
 		keys = append(keys, keyWALLimit+"="+formatSize(c.WALLimit))
 	}
+	if c.BatchMax != 0 {
+		keys = append(keys, keyBatchMax+"="+strconv.Itoa(c.BatchMax))
+	}
 	if len(keys) == 0 {
 		return c.DSN
 	}
@@ -243,6 +261,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sqliteserial: Config.WriteWait (%s) is %v; it must be positive, or 0 for the default", keyWriteWait, c.WriteWait)
 	case c.QueryTimeout < 0:
 		return fmt.Errorf("sqliteserial: Config.QueryTimeout (%s) is %v; it must be positive, or 0 for none", keyQueryTimeout, c.QueryTimeout)
+	case c.BatchMax < 0 || c.BatchMax > maxBatchMax:
+		return fmt.Errorf("sqliteserial: Config.BatchMax (%s) is %d; it must be from 1 to %d, or 0 for the default", keyBatchMax, c.BatchMax, maxBatchMax)
 	}
 	for _, p := range splitQuery(c.DSN).parts {
 		if key := p.key(); strings.HasPrefix(key, keyPrefix) {

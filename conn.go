@@ -84,6 +84,13 @@ type conn struct {
 	lastJudgement *classification
 	lastCache     *routeCache
 
+	// batchWait is the outcome of the batch the session's last statement ran in, which its
+	// caller waits for before answering; batchAlone is set when that statement must run
+	// again on its own, and runAlone while it does (see batch.go).
+	batchWait  *batchOutcome
+	batchAlone bool
+	runAlone   bool
+
 	// schemaHeld is set when a statement that may change the schema ran while the session
 	// held the writer's turn: what it changed is committed or rolled back when the hold
 	// ends, and the router's judgements are dropped once more then (see router.schemaEpoch).
@@ -191,6 +198,8 @@ type placement struct {
 	// connection, whose ledger reports the session's last_insert_rowid() and changes()
 	// until settleChanges.
 	entered bool
+	// batch is the outcome of the batch the statement runs in on the writer, if it does.
+	batch *batchOutcome
 	// prepared is the statement as the reader prepared it to judge it (see judgeOnReader),
 	// which runs it unless the call's arguments do not fit it; finish closes it.
 	prepared *sqlite3.SQLiteStmt
@@ -354,7 +363,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		return c.placeForRead(ctx, cls)
 	case cls.route == toWriter:
 		c.cn.routes.writer.Add(1)
-		return c.placeOnWriter(ctx, cls)
+		return c.placeWrite(ctx, cls, c.batchable(cls))
 	case cls.listsDatabases && c.tempOpen:
 		// Readers never keep their temp database open; the writer, with its own open,
 		// lists what the session's connection would.
@@ -508,15 +517,26 @@ func (c *conn) sessionWrites(cls *classification, query string) bool {
 // holds it already, and places the statement on the session's own connection or the
 // shared writer.
 func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placement, error) {
+	return c.placeWrite(ctx, cls, false)
+}
+
+// placeWrite is placeOnWriter for a statement that says whether it may join a batch (see
+// batch.go).
+func (c *conn) placeWrite(ctx context.Context, cls *classification, batchable bool) (placement, error) {
 	w := c.cn.writer
+	c.runAlone = false
 	if !cls.readsOnly {
 		c.reader = nil // the session's later reads must see what this statement writes
 	}
+	var batch *batchOutcome
 	if !c.holding {
-		if err := w.acquire(ctx, holdStatement); err != nil {
+		if err := w.acquireUnit(ctx, holdStatement, batchable); err != nil {
 			return placement{}, c.refusedAtClose(err)
 		}
 		c.holding = true
+		if batchable {
+			batch = w.joinBatch()
+		}
 	}
 	if c.session != nil {
 		return c.entered(placement{conn: c.session, kind: onWriter, cls: cls}), nil
@@ -527,7 +547,7 @@ func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placemen
 		c.afterWriter(placement{kind: onWriter, cls: noJudgement}, errWriterBroke)
 		return placement{}, errWriterBroke
 	}
-	return c.entered(placement{conn: w.conn, kind: onWriter, cls: cls}), nil
+	return c.entered(placement{conn: w.conn, kind: onWriter, cls: cls, batch: batch}), nil
 }
 
 // entered starts the statement at pl on its connection's ledger.
@@ -603,6 +623,9 @@ func (c *conn) finish(pl placement, err error) {
 // afterWriter updates the session after a statement that held the writer's turn and
 // releases the turn unless the session still needs it.
 func (c *conn) afterWriter(pl placement, err error) {
+	if pl.batch != nil {
+		c.batchWait, c.batchAlone = c.cn.writer.leaveBatch(pl.batch, err)
+	}
 	p := pl.conn
 	if err != nil && p != nil && closedUnderneath(p) {
 		c.connectionBroke(p)
@@ -884,19 +907,34 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
-	res, pl, err := placeAndRun(c, ctx, cl, (*conn).execAt)
-	if err != nil {
-		return nil, err
+	for {
+		before := c.last
+		res, pl, err := placeAndRun(c, ctx, cl, (*conn).execAt)
+		if err != nil {
+			if c.awaitFailedBatch() {
+				c.last = before
+				continue
+			}
+			return nil, err
+		}
+		c.settleChanges(pl, true)
+		if !pl.cls.empty && !(pl.cls.returns && pl.kind == onWriter) {
+			// mattn's result carries the connection's last_insert_rowid() and changes(),
+			// also for a statement that changed nothing (but for a string with no statement
+			// at all): those are the session's own.
+			res = c.last
+		}
+		c.finish(pl, nil)
+		again, err := c.awaitBatch()
+		if again {
+			c.last = before // nothing of the statement was applied
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
-	c.settleChanges(pl, true)
-	if !pl.cls.empty && !(pl.cls.returns && pl.kind == onWriter) {
-		// mattn's result carries the connection's last_insert_rowid() and changes(), also
-		// for a statement that changed nothing (but for a string with no statement at all):
-		// those are the session's own.
-		res = c.last
-	}
-	c.finish(pl, nil)
-	return res, nil
 }
 
 // retryOnWriter gives back the reader that refused a write and places it on the writer.
@@ -965,11 +1003,27 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
-	r, _, err := placeAndRun(c, ctx, cl, (*conn).queryAt)
-	if err != nil {
-		return nil, err
+	for {
+		before := c.last
+		r, _, err := placeAndRun(c, ctx, cl, (*conn).queryAt)
+		if err != nil {
+			if c.awaitFailedBatch() {
+				c.last = before
+				continue
+			}
+			return nil, err
+		}
+		// Rows of a write in a batch are settled (settleWrite): they hold nothing.
+		again, err := c.awaitBatch()
+		if again {
+			c.last = before // nothing of the statement was applied
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r, nil // the rows finish the placement when they close
 	}
-	return r, nil // the rows finish the placement when they close
 }
 
 // placeAndRun places a call, runs it with at and, when a reader refused it as a write,
@@ -998,7 +1052,7 @@ func placeAndRun[T any](c *conn, ctx context.Context, cl call, at func(*conn, co
 // queryAt runs the call at pl and returns rows that give pl back when they close; a write
 // that settles (see settleWrite) gives pl back before it returns.
 func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
-	if pl.kind == onWriter && c.tx == nil && !c.sqlTx && c.writeRows == 0 && pl.conn.AutoCommit() {
+	if pl.kind == onWriter && c.tx == nil && !c.sqlTx && c.writeRows == 0 && (pl.batch != nil || pl.conn.AutoCommit()) {
 		// Rows that would hold the writer's turn outside a transaction are read at once.
 		if pl.cls.settles {
 			return c.settleWrite(ctx, pl, cl)

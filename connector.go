@@ -163,7 +163,10 @@ func (cn *Connector) start() error {
 	}
 	var g *gate
 	if !cn.topo.readOnly {
-		w := &writer{limit: cn.cfg.WriteWait}
+		w := &writer{limit: cn.cfg.WriteWait, batchMax: cn.cfg.BatchMax}
+		if w.batchMax == 0 {
+			w.batchMax = defaultBatchMax
+		}
 		w.checkpoint.wait = cn.cfg.WriteWait / 4
 		w.checkpoint.reads = &cn.reads
 		if cn.cfg.WALLimit > 0 {
@@ -574,6 +577,7 @@ func (cn *Connector) Stats() Stats {
 		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
 		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
 		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
+		s.Batches, s.BatchedWrites, s.BatchMax, s.BatchesRolledBack = ws.batches, ws.batched, ws.batchMax, ws.batchesRolledBack
 		s.WriterHeldBy, s.WriterHeldFor = w.holder()
 	}
 	if readers != nil {

@@ -49,7 +49,9 @@ const (
 // crashChild is the child side of TestCrashDurability: it writes through the driver from 8
 // goroutines forever, in autocommit inserts, transactions and INSERT ... RETURNING, and
 // prints "ack <id>" for each row once the call that wrote it returned without error, and
-// "checkpoints <n>" once the driver has run n checkpoints of the WAL. Its parent kills it.
+// "checkpoints <n>" once the driver has run n checkpoints of the WAL, and "batches <n>"
+// once it has committed n group commits (its autocommit writes wait for each other: they
+// form batches). Its parent kills it.
 func crashChild(dir string) {
 	round, _ := strconv.ParseInt(os.Getenv(crashRoundEnv), 10, 64)
 	dsn := filepath.Join(dir, "crash.db")
@@ -70,15 +72,21 @@ func crashChild(dir string) {
 	}
 	var out sync.Mutex
 	var checkpoints uint64 // the count last printed, under out
+	var batches uint64     // the count of group commits last printed, under out
 	ack := func(ids ...int64) {
 		var b strings.Builder
 		for _, id := range ids {
 			fmt.Fprintf(&b, "ack %d\n", id)
 		}
 		out.Lock()
-		if s := cn.Stats(); s.Checkpoints > checkpoints {
+		s := cn.Stats()
+		if s.Checkpoints > checkpoints {
 			checkpoints = s.Checkpoints
 			fmt.Fprintf(&b, "checkpoints %d\n", checkpoints)
+		}
+		if s.Batches > batches {
+			batches = s.Batches
+			fmt.Fprintf(&b, "batches %d\n", batches)
 		}
 		os.Stdout.WriteString(b.String()) // one write: a kill cannot cut a line
 		out.Unlock()
@@ -134,7 +142,7 @@ func crashChild(dir string) {
 func TestCrashDurability(t *testing.T) {
 	dir := t.TempDir()
 	acked := map[int64]bool{}
-	var smallRounds, checkpointed int
+	var smallRounds, checkpointed, batched int
 	for round := range *crashRounds {
 		small := round%2 == 1
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -159,8 +167,13 @@ func TestCrashDurability(t *testing.T) {
 		killAfter := 1 + rand.IntN(crashKillRange)
 		killed := false
 		var checkpoints int64 // the driver's checkpoints the child reported before its kill
+		var batches bool      // whether it reported a group commit before its kill
 		n := 0                // rows acknowledged
 		for lines.Scan() {
+			if _, ok := strings.CutPrefix(lines.Text(), "batches "); ok {
+				batches = batches || !killed
+				continue
+			}
 			if c, ok := strings.CutPrefix(lines.Text(), "checkpoints "); ok {
 				if !killed {
 					checkpoints, err = strconv.ParseInt(c, 10, 64)
@@ -187,6 +200,9 @@ func TestCrashDurability(t *testing.T) {
 		if checkpoints > 0 {
 			checkpointed++
 		}
+		if batches {
+			batched++
+		}
 
 		db, err := sql.Open(DriverName, filepath.Join(dir, "crash.db"))
 		require.NoError(t, err)
@@ -200,8 +216,9 @@ func TestCrashDurability(t *testing.T) {
 		require.NoError(t, db.Close())
 	}
 	require.NotEmpty(t, acked)
-	t.Logf("%d rounds (%d with %s, %d killed after a checkpoint), %d acknowledged rows, all present",
-		*crashRounds, smallRounds, crashSmallWAL, checkpointed, len(acked))
+	require.Positive(t, batched, "no child committed a batch of writes before its kill")
+	t.Logf("%d rounds (%d with %s, %d killed after a checkpoint, %d after group commits), %d acknowledged rows, all present",
+		*crashRounds, smallRounds, crashSmallWAL, checkpointed, batched, len(acked))
 }
 
 func recordAck(t *testing.T, acked map[int64]bool, line string) {

@@ -37,8 +37,10 @@ var (
 func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	p := pl.conn
 	before := readValues(p.h).total
-	if _, err := p.run(context.Background(), c.beginStatement(p)); err != nil {
-		return nil, err
+	if pl.batch == nil {
+		if _, err := p.run(context.Background(), c.beginStatement(p)); err != nil {
+			return nil, err
+		}
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
 	out, err := readSettled(sctx, p, cl)
@@ -51,13 +53,22 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 		if !p.AutoCommit() {
 			// What the failed statement kept (OR FAIL, RAISE(FAIL)) shows in the total
 			// changes; with nothing kept, a COMMIT would still start a new snapshot, where
-			// autocommit leaves none: other sessions' open snapshots stay current.
-			kept := readValues(p.h).total != before
-			_, _ = p.endTx(kept && !isInterruption(err))
+			// autocommit leaves none: other sessions' open snapshots stay current. A write
+			// whose context or time limit ended after SQLite ran it is undone: its caller
+			// is told it failed.
+			keep := readValues(p.h).total != before && !isInterruption(err)
+			switch {
+			case pl.batch == nil:
+				_, _ = p.endTx(keep)
+			case !keep:
+				_, _ = p.run(context.Background(), "ROLLBACK TO "+batchSavepoint)
+			}
 		}
 		return nil, err
 	}
-	if _, err := p.endTx(true); err != nil {
+	if pl.batch != nil {
+		// The statement's savepoint and the batch's COMMIT settle it (see batch.go).
+	} else if _, err := p.endTx(true); err != nil {
 		return nil, err
 	}
 	out.ctx = ctx

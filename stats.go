@@ -27,6 +27,14 @@ type Stats struct {
 	// one the program left open: it keeps every write waiting until it ends.
 	WriterHeldBy  string
 	WriterHeldFor time.Duration
+	// Batches counts the group commits: transactions that took several autocommit writes,
+	// a savepoint each, and committed them at once (their COMMIT included when it failed);
+	// BatchedWrites counts the writes in them, and BatchMax is the most one took.
+	// BatchesRolledBack counts the batches SQLite rolled back on its own (an interrupt,
+	// RAISE(ROLLBACK), a full disk), whose writes ran again.
+	Batches, BatchedWrites uint64
+	BatchMax               int
+	BatchesRolledBack      uint64
 	// Checkpoints counts the checkpoints the writer ran because the WAL passed
 	// _serial_wal_limit; CheckpointsIncomplete those among them that readers of older
 	// snapshots kept from finishing.

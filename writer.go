@@ -43,6 +43,8 @@ type writeWaiter struct {
 	since   time.Time // when it joined the queue
 	granted bool      // set under writer.mu before ready is closed
 	err     error     // set under writer.mu before ready is closed when the queue refuses it
+	// batchable is set for a unit whose statement may join a batch (see batch.go).
+	batchable bool
 }
 
 // waitTimers holds stopped timers for the write-wait limit: a unit that waits is common
@@ -84,6 +86,12 @@ type writer struct {
 	// checkpoint keeps the WAL bounded (see checkpoint.go).
 	checkpoint checkpointer
 
+	// batch is the group commit open on conn, if any (see batch.go); batchMax is the most
+	// statements one takes (_serial_batch_max), below 2 for none. Only the holder uses
+	// batch.
+	batch    writeBatch
+	batchMax int
+
 	stats writerStats // under mu
 
 	// testHookQueued, when set by a test, is called under mu with the queue's depth each
@@ -101,6 +109,11 @@ type writerStats struct {
 	holdMax   time.Duration
 	gaveUp    uint64 // waiters that gave up (context or limit)
 
+	batches           uint64 // batches committed (or whose COMMIT failed)
+	batched           uint64 // statements in them
+	batchMax          int    // the most statements one of them took
+	batchesRolledBack uint64 // batches SQLite rolled back on its own, whose statements ran again
+
 	checkpoints checkpointStats
 }
 
@@ -110,6 +123,11 @@ type writerStats struct {
 // limit (a *WriteWaitError that wraps context.DeadlineExceeded), or when the connector is
 // closing (ErrClosed). On success the caller must call release exactly once.
 func (w *writer) acquire(ctx context.Context, kind holdKind) error {
+	return w.acquireUnit(ctx, kind, false)
+}
+
+// acquireUnit is acquire for a unit that says whether its statement may join a batch.
+func (w *writer) acquireUnit(ctx context.Context, kind holdKind, batchable bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -123,7 +141,7 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 		w.held, w.kind, w.since = true, kind, start
 		w.stats.units++
 		w.mu.Unlock()
-	} else if err := w.wait(ctx, kind, start); err != nil {
+	} else if err := w.wait(ctx, kind, start, batchable); err != nil {
 		return err
 	} else if err := ctx.Err(); err != nil {
 		// Granted just as the caller gave up: the unit must not run.
@@ -176,8 +194,8 @@ func closedUnderneath(c *physConn) bool {
 
 // wait queues a waiter and blocks until it is granted the writer or gives up. It is called
 // with w.mu held and returns with it released.
-func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time) error {
-	wt := &writeWaiter{ready: make(chan struct{}), kind: kind, since: start}
+func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time, batchable bool) error {
+	wt := &writeWaiter{ready: make(chan struct{}), kind: kind, since: start, batchable: batchable}
 	w.queue = append(w.queue, wt)
 	if w.testHookQueued != nil {
 		w.testHookQueued(len(w.queue))
@@ -267,15 +285,24 @@ func (w *writer) setKind(kind holdKind) {
 // release ends the caller's hold and hands the writer to the next waiter, after a
 // checkpoint if the WAL grew past its limit.
 func (w *writer) release() {
-	w.afterUnit(time.Since(w.since))
+	if !w.batch.open {
+		w.afterUnit(time.Since(w.since))
+	}
 	w.gate.releaseExclusive()
 	w.releaseQueue()
 }
 
-// releaseQueue hands the writer to the next waiter, or frees it.
+// releaseQueue hands the writer to the next waiter, or frees it. A batch open on the writer
+// stays open for the next waiter if it may join it, and is committed first otherwise.
 func (w *writer) releaseQueue() {
 	now := time.Now()
 	w.mu.Lock()
+	if w.batch.open && !w.batchGoesOnLocked(now) {
+		w.mu.Unlock()
+		w.commitBatch()
+		now = time.Now()
+		w.mu.Lock()
+	}
 	held := now.Sub(w.since)
 	w.stats.holdTotal += held
 	w.stats.holdMax = max(w.stats.holdMax, held)

@@ -1,0 +1,229 @@
+//go:build cgo
+
+package sqliteserial
+
+import (
+	"context"
+	"time"
+)
+
+// Group commit. A unit of work that holds the writer's turn for a batchable statement (one
+// INSERT, REPLACE, UPDATE or DELETE, with or without RETURNING, through Exec or Query, of a
+// session with nothing of its own, outside any transaction) and finds batchable units
+// waiting behind it opens a batch: BEGIN IMMEDIATE on the writer. Every statement of the
+// batch runs in a savepoint of its own, in its own caller's goroutine, with its own context
+// and time limit. A unit that hands the turn on leaves the batch open when the next unit in
+// the queue is batchable too and the batch is under batchMax statements and batchTime old;
+// otherwise it commits the batch first. So a batch forms only from what already waits: an
+// idle writer runs a statement in autocommit as before, and one fsync at COMMIT serves every
+// statement of the batch.
+//
+// Each caller is answered as if its statement had run alone:
+//   - a statement that fails of its own accord (a constraint) is released from its savepoint
+//     with what autocommit would keep (nothing, but for OR FAIL), and its caller gets its own
+//     error at once;
+//   - every other caller waits for the batch's COMMIT: if it fails, every such caller gets
+//     its error and none of their writes is applied;
+//   - when SQLite rolls the whole transaction back on its own (an interrupt or time limit,
+//     RAISE(ROLLBACK), OR ROLLBACK, a full disk), the statement at fault gets its error and
+//     the statements that ran before it run again, alone or in a new batch (one whose context
+//     ended meanwhile does not run again and reports its context's error: nothing of it was
+//     applied);
+//   - a statement that leaves a deferred foreign key violation, which its own COMMIT would
+//     refuse, is rolled back to its savepoint and runs again alone, where SQLite gives it its
+//     own error;
+//   - a caller whose context ends after its statement ran still waits for the COMMIT and
+//     reports the true outcome: its write is applied exactly when its call reports success.
+
+// batchSavepoint is the savepoint each statement of a batch runs in.
+const batchSavepoint = "sqlite_serial_batch"
+
+// batchTime bounds how long a batch stays open: past it, the next unit that hands the turn
+// on commits it.
+const batchTime = 10 * time.Millisecond
+
+// defaultBatchMax is the most statements one batch takes (_serial_batch_max).
+const defaultBatchMax = 64
+
+// writeBatch is the batch open on the writer connection. Owner: the writer's holder.
+type writeBatch struct {
+	open    bool
+	n       int // statements that joined it
+	began   time.Time
+	outcome *batchOutcome
+	// total is the writer's total_changes() when the current statement's savepoint began.
+	total int64
+}
+
+// batchOutcome is what the callers of a batch's statements wait for. Its fields are
+// written before done is closed.
+type batchOutcome struct {
+	done chan struct{}
+	// err is the COMMIT's error: no statement of the batch was applied.
+	err error
+	// rerun is set when SQLite rolled the batch back on its own: the statements that ran in
+	// it were not applied, and run again.
+	rerun bool
+}
+
+// batchGoesOnLocked reports whether the batch open on the writer stays open for the head of
+// the queue. It is called with w.mu held.
+func (w *writer) batchGoesOnLocked(now time.Time) bool {
+	return !w.closing && len(w.queue) > 0 && w.queue[0].batchable && w.batch.n < w.batchMax &&
+		now.Sub(w.batch.began) < batchTime
+}
+
+// joinBatch makes the holder's batchable statement part of the batch open on the writer,
+// opening one when batchable units wait behind it, and starts the statement's savepoint. It
+// returns the batch's outcome, or nil when the statement runs in autocommit on its own. Only
+// the holder calls it.
+func (w *writer) joinBatch() *batchOutcome {
+	p := w.conn
+	if p == nil || w.batchMax < 2 {
+		return nil
+	}
+	if !w.batch.open {
+		w.mu.Lock()
+		waiting := len(w.queue) > 0 && w.queue[0].batchable
+		w.mu.Unlock()
+		if !waiting || !p.AutoCommit() {
+			return nil
+		}
+		if _, err := p.run(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+			return nil
+		}
+		w.batch = writeBatch{open: true, began: time.Now(), outcome: &batchOutcome{done: make(chan struct{})}}
+	}
+	if _, err := p.run(context.Background(), "SAVEPOINT "+batchSavepoint); err != nil {
+		w.abandonBatch()
+		return nil
+	}
+	w.batch.total = readValues(p.h).total
+	w.batch.n++
+	return w.batch.outcome
+}
+
+// leaveBatch ends the holder's statement in the batch whose outcome is ob; err is the
+// statement's error. It returns the outcome the statement's caller must wait for before it
+// answers (nil when the statement is no longer part of the batch), and whether the
+// statement must run again on its own. Only the holder calls it.
+func (w *writer) leaveBatch(ob *batchOutcome, err error) (wait *batchOutcome, alone bool) {
+	p := w.conn
+	if !w.batch.open || w.batch.outcome != ob {
+		// The batch ended under the statement (its connection broke).
+		return nil, false
+	}
+	if p == nil || closedUnderneath(p) || p.AutoCommit() {
+		// SQLite rolled the whole batch back on its own, or the connection broke: the
+		// statements before this one run again, and so does this one if it succeeded.
+		w.abandonBatch()
+		if err == nil {
+			return ob, false
+		}
+		return nil, false
+	}
+	if err == nil && deferredViolations(p.h) {
+		// Its own COMMIT would refuse it, with an error only that COMMIT gives.
+		if _, rerr := p.run(context.Background(), "ROLLBACK TO "+batchSavepoint); rerr != nil {
+			w.abandonBatch()
+			return nil, true
+		}
+		err = errRunAlone
+	}
+	if _, rerr := p.run(context.Background(), "RELEASE "+batchSavepoint); rerr != nil {
+		w.abandonBatch()
+		return nil, err == errRunAlone
+	}
+	switch {
+	case err == errRunAlone:
+		return nil, true
+	case err != nil && readValues(p.h).total == w.batch.total:
+		return nil, false // it failed and kept nothing: its caller has its own error at once
+	}
+	// A statement that failed but kept changes (OR FAIL, RAISE(FAIL)) waits too: autocommit
+	// would have committed them before its caller heard of the error.
+	return ob, false
+}
+
+// errRunAlone marks, inside leaveBatch, a statement that must run again on its own.
+var errRunAlone = &batchSignal{}
+
+type batchSignal struct{}
+
+func (*batchSignal) Error() string { return "sqliteserial: the statement runs again on its own" }
+
+// commitBatch commits the batch open on the writer and tells its callers. Only the holder
+// calls it.
+func (w *writer) commitBatch() {
+	p := w.conn
+	ob := w.batch.outcome
+	n := w.batch.n
+	w.batch = writeBatch{}
+	var err error
+	if p == nil {
+		err = errWriterBroke
+	} else if _, err = p.run(context.Background(), "COMMIT"); err != nil && !p.AutoCommit() {
+		_, _ = p.run(context.Background(), "ROLLBACK")
+	}
+	ob.err = err
+	close(ob.done)
+	w.mu.Lock()
+	w.stats.batches++
+	w.stats.batched += uint64(n)
+	w.stats.batchMax = max(w.stats.batchMax, n)
+	w.mu.Unlock()
+}
+
+// abandonBatch ends the batch open on the writer without committing it: SQLite rolled it
+// back, or it is rolled back here. Its statements run again. Only the holder calls it.
+func (w *writer) abandonBatch() {
+	if p := w.conn; p != nil && !closedUnderneath(p) && !p.AutoCommit() {
+		_, _ = p.run(context.Background(), "ROLLBACK")
+	}
+	ob := w.batch.outcome
+	w.batch = writeBatch{}
+	ob.rerun = true
+	close(ob.done)
+	w.mu.Lock()
+	w.stats.batchesRolledBack++
+	w.mu.Unlock()
+}
+
+// batchable reports whether the statement judged cls, run by the session now, may join a
+// batch.
+func (c *conn) batchable(cls *classification) bool {
+	cn := c.cn
+	return cls.settles && cls.known && len(cls.settings) == 0 && !c.runAlone && c.session == nil && c.tx == nil &&
+		!c.sqlTx && !c.holding && cn.gate == nil && !cn.topo.memory && !cn.exclusive.Load() && cn.writer.batchMax > 1
+}
+
+// awaitBatch waits, after the session's statement gave the writer's turn back, for the
+// outcome of the batch it ran in, if it did. It reports whether the statement must run
+// again (SQLite rolled the batch back, or the statement must run on its own) and returns
+// the batch's COMMIT error.
+func (c *conn) awaitBatch() (again bool, err error) {
+	if c.batchAlone {
+		c.batchAlone = false
+		c.runAlone = true
+		return true, nil
+	}
+	ob := c.batchWait
+	if ob == nil {
+		return false, nil
+	}
+	c.batchWait = nil
+	<-ob.done
+	if ob.rerun {
+		return true, nil
+	}
+	return false, ob.err
+}
+
+// awaitFailedBatch is awaitBatch for a statement that failed: its caller gets its own error,
+// once what it kept is committed; it reports whether the statement must run again, because
+// SQLite rolled the batch back.
+func (c *conn) awaitFailedBatch() (again bool) {
+	c.batchAlone = false
+	again, _ = c.awaitBatch()
+	return again
+}
