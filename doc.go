@@ -10,7 +10,8 @@
 //
 // Each *sql.DB owns one writer connection and a pool of reader connections to the same
 // database. The writer opens first, with mattn's busy timeout, and switches a database file
-// to WAL. Readers open as reads need them and cannot write: they are query-only, and opened
+// to WAL (a file in WAL mode already has nothing to switch: its writer opens with the first
+// unit of work that needs it). Readers open as reads need them and cannot write: they are query-only, and opened
 // with mode=ro when the DSN is a file: URI. The pool keeps _serial_readers of them and opens
 // at most _serial_readers_max at once (by default an eighth of the process's limit on open
 // files); reads at the cap wait in FIFO order, honouring their context. A read nested in
@@ -21,8 +22,8 @@
 //
 // Every statement is classified. It goes to a reader only when it certainly only reads and
 // has no connection-local meaning; everything else goes to the writer. The judgement is
-// SQLite's own: the statement is prepared on a separate query-only connection with an
-// authorizer, and sqlite3_stmt_readonly decides, overruled where SQLite calls a statement
+// SQLite's own: the statement is prepared on a query-only connection with an authorizer (a
+// new SELECT on the reader that then runs it), and sqlite3_stmt_readonly decides, overruled where SQLite calls a statement
 // read-only that must still run on the writer (transaction control, ATTACH and DETACH,
 // pragma settings and reads of per-connection settings, REINDEX, temp objects,
 // last_insert_rowid, changes and total_changes). A script goes to the writer when any of
@@ -38,7 +39,9 @@
 // honouring their context (a call whose context ends returns the context's error), and give
 // up after _serial_write_wait with a *WriteWaitError that wraps context.DeadlineExceeded. A
 // unit whose caller gave up never runs. Within one process, concurrent use never yields
-// SQLITE_BUSY or "database is locked".
+// SQLITE_BUSY or "database is locked". Autocommit writes that wait for the writer together
+// are committed together (group commit, _serial_batch_max): one transaction, a savepoint
+// each, one COMMIT, each caller answered as if its write had run alone.
 //
 // # Transactions
 //
