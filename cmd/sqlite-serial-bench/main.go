@@ -15,7 +15,11 @@
 //
 // The settings are like for like: every mode gets the same _sync, _busy_timeout (5000 ms,
 // but for serial-busy0) and _stmt_cache_size, and R+1 connections: plain, tuned and
-// immediate a single pool of R+1, twopool 1 + R, serial R readers and its writer.
+// immediate a single pool of R+1, twopool 1 + R, serial R readers and its writer. With
+// -defaults every mode runs at its defaults instead: plain, tuned and immediate with
+// database/sql's default pool (no SetMaxOpenConns or SetMaxIdleConns), twopool with its
+// writer pool of 1 and a reader pool at database/sql's defaults, serial without
+// _serial_readers; -readers then sets only how many reader goroutines the workloads start.
 //
 // The workloads are:
 //
@@ -24,12 +28,17 @@
 //   - break: 200 goroutines sleep 0-50 ms and increment one row with a single UPDATE;
 //   - rmw: 32 workers × 20 read-modify-write transactions (SELECT, then UPDATE to the value
 //     read plus one), not retried;
-//   - mixed: for -duration, 4 goroutines insert rows while 2×R goroutines read random rows of
-//     a 100,000-row table by primary key;
+//   - mixed: for -duration, 4 goroutines (-mixed-writers) insert rows while 2×R goroutines
+//     read random rows of a 100,000-row table by primary key;
 //   - readonly: the reads of mixed alone;
-//   - writes-normal and writes-full: 8 goroutines insert rows, with _sync=NORMAL and
-//     _sync=FULL;
-//   - read-latency: 2 goroutines insert rows while one reads rows one after another.
+//   - writes-normal and writes-full: 8 goroutines (-writers) insert rows, with _sync=NORMAL
+//     and _sync=FULL;
+//   - read-latency: 2 goroutines insert rows while one reads rows one after another;
+//   - distinct: 4 goroutines × 5,000 point reads, each with the id and a unique number
+//     inlined into its SQL text, so that every read prepares a new statement; it runs to
+//     completion and the report shows its wall time;
+//   - nplus1: for -duration, 2×R goroutines each query a range of 10 ids and, with those
+//     rows open, read each row again through the same pool (N+1 reads).
 //
 // The workload code is written once against two pools, one for writes and one for reads,
 // which are the same *sql.DB in every mode but twopool. Timed workloads stop at their
@@ -96,7 +105,7 @@ func run(opts options, out, log io.Writer) (bool, error) {
 	defer os.RemoveAll(dir)
 
 	env := describeMachine()
-	workloads, modes := selectWorkloads(opts.workloads), selectModes(opts.modes)
+	workloads, modes := selectWorkloads(opts), selectModes(opts.modes)
 	head := settingsBlocks(env, opts, workloads, modes)
 	renderText(out, head)
 

@@ -15,7 +15,7 @@ import (
 // Operation kinds that workloads time separately.
 const (
 	kindOp    = "op"    // any operation of a workload that has one kind only
-	kindRead  = "read"  // a point read
+	kindRead  = "read"  // a point read, or in nplus1 an outer query with its inner point reads
 	kindWrite = "write" // a single-row insert
 )
 
@@ -282,7 +282,23 @@ func (c *cell) values(kind string, m metric) []float64 {
 // median returns the median over the measured runs of metric m of kind, and false when no
 // run measured that kind.
 func (c *cell) median(kind string, m metric) (float64, bool) {
-	xs := c.values(kind, m)
+	return medianOf(c.values(kind, m))
+}
+
+// medianWall returns the median wall time of the measured runs, in seconds, and false when
+// no run was measured.
+func (c *cell) medianWall() (float64, bool) {
+	var xs []float64
+	for _, r := range c.runs {
+		if !r.failed {
+			xs = append(xs, r.wall.Seconds())
+		}
+	}
+	return medianOf(xs)
+}
+
+// medianOf returns the median of xs, which it sorts, and false when xs is empty.
+func medianOf(xs []float64) (float64, bool) {
 	if len(xs) == 0 {
 		return 0, false
 	}

@@ -34,7 +34,22 @@ type settings struct {
 	sync      string // _sync
 	busyMS    int    // _busy_timeout
 	readers   int    // R
+	defaults  bool   // pools at their defaults (-defaults): no pool sizes, no _serial_readers
 	stmtCache int    // _stmt_cache_size
+}
+
+// baseSettings returns the settings of opts before a workload or mode changes them.
+func baseSettings(opts options) settings {
+	return settings{sync: opts.sync, busyMS: busyTimeoutMS, readers: opts.readers, defaults: opts.defaults, stmtCache: opts.stmtCache}
+}
+
+// conns returns n, the connections a pool is limited to, or 0, which keeps database/sql's
+// defaults, under -defaults.
+func (s settings) conns(n int) int {
+	if s.defaults {
+		return 0
+	}
+	return n
 }
 
 // mattnKeys returns the DSN keys that every mode gets alike.
@@ -57,9 +72,10 @@ type poolPlan struct {
 // mode is one way of opening the database that the workloads are compared across.
 type mode struct {
 	name   string
-	about  string
-	serial bool // opened with sqlite-serial, whose counters the report shows
-	busy0  bool // opened with _busy_timeout=0 instead of the common busy timeout
+	about  string // the mode with R connections
+	aboutD string // the mode at its defaults (-defaults)
+	serial bool   // opened with sqlite-serial, whose counters the report shows
+	busy0  bool   // opened with _busy_timeout=0 instead of the common busy timeout
 	color  string
 	plan   func(path string, s settings) []poolPlan
 }
@@ -68,18 +84,33 @@ type mode struct {
 func allModes() []mode {
 	return []mode{
 		{name: plainMode, color: "#9e9e9e", plan: planPlain,
-			about: `"sqlite3", mattn's default rollback journal (not WAL), one pool of R+1 connections`},
+			about:  `"sqlite3", mattn's default rollback journal (not WAL), one pool of R+1 connections`,
+			aboutD: `"sqlite3", mattn's default rollback journal (not WAL), one pool at database/sql's defaults`},
 		{name: tunedMode, color: "#64b5f6", plan: planTuned,
-			about: `"sqlite3" with _journal_mode=WAL, one pool of R+1 connections`},
+			about:  `"sqlite3" with _journal_mode=WAL, one pool of R+1 connections`,
+			aboutD: `"sqlite3" with _journal_mode=WAL, one pool at database/sql's defaults`},
 		{name: "immediate", color: "#1565c0", plan: planImmediate,
-			about: `tuned plus _txlock=immediate`},
+			about:  `tuned plus _txlock=immediate`,
+			aboutD: `tuned plus _txlock=immediate`},
 		{name: twopoolMode, color: "#ef6c00", plan: planTwoPool,
-			about: `"sqlite3" writer pool of 1 connection (WAL, _txlock=immediate) and a read-only pool of R; the workload picks the pool per call`},
+			about:  `"sqlite3" writer pool of 1 connection (WAL, _txlock=immediate) and a read-only pool of R; the workload picks the pool per call`,
+			aboutD: `"sqlite3" writer pool of 1 connection (WAL, _txlock=immediate) and a read-only pool at database/sql's defaults; the workload picks the pool per call`},
 		{name: serialMode, color: "#2e7d32", serial: true, plan: planSerial,
-			about: `"sqlite-serial" with _serial_readers=R, database/sql's default pool`},
+			about:  `"sqlite-serial" with _serial_readers=R, database/sql's default pool`,
+			aboutD: `"sqlite-serial" without _serial_readers (its default readers), database/sql's default pool`},
 		{name: serialBusy0, color: "#9ccc65", serial: true, busy0: true, plan: planSerial,
-			about: `serial with _busy_timeout=0`},
+			about:  `serial with _busy_timeout=0`,
+			aboutD: `serial with _busy_timeout=0`},
 	}
+}
+
+// describe returns the sentence about m for the report: with R connections, or at its
+// defaults when defaults is true.
+func (m mode) describe(defaults bool) string {
+	if defaults {
+		return m.aboutD
+	}
+	return m.about
 }
 
 // modeNames returns the names of every mode, in order.
@@ -106,7 +137,7 @@ func selectModes(names []string) []mode {
 
 // settingsFor returns the settings mode m gets in a run of workload w.
 func (m mode) settingsFor(w workload, opts options) settings {
-	s := settings{sync: opts.sync, busyMS: busyTimeoutMS, readers: opts.readers, stmtCache: opts.stmtCache}
+	s := baseSettings(opts)
 	if w.sync != "" {
 		s.sync = w.sync
 	}
@@ -121,22 +152,23 @@ func dsn(path string, keys ...string) string {
 	return path + "?" + strings.Join(keys, "&")
 }
 
-// planPlain is one "sqlite3" pool with mattn's defaults but for the common keys.
+// planPlain is one "sqlite3" pool with mattn's defaults but for the common keys. Like the
+// other plans, it limits its pools to R+1 (or 1 and R) connections but under -defaults.
 func planPlain(path string, s settings) []poolPlan {
-	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, s.mattnKeys()...), maxOpen: s.readers + 1}}
+	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, s.mattnKeys()...), maxOpen: s.conns(s.readers + 1)}}
 }
 
 // planTuned is one "sqlite3" pool in WAL mode.
 func planTuned(path string, s settings) []poolPlan {
 	keys := append([]string{"_journal_mode=WAL"}, s.mattnKeys()...)
-	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, keys...), maxOpen: s.readers + 1}}
+	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, keys...), maxOpen: s.conns(s.readers + 1)}}
 }
 
 // planImmediate is one "sqlite3" pool in WAL mode whose transactions begin IMMEDIATE.
 func planImmediate(path string, s settings) []poolPlan {
 	keys := append([]string{"_journal_mode=WAL"}, s.mattnKeys()...)
 	keys = append(keys, "_txlock=immediate")
-	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, keys...), maxOpen: s.readers + 1}}
+	return []poolPlan{{role: "db", driver: "sqlite3", dsn: dsn(path, keys...), maxOpen: s.conns(s.readers + 1)}}
 }
 
 // planTwoPool is the hand-built best practice: a one-connection writer pool, opened first
@@ -147,13 +179,17 @@ func planTwoPool(path string, s settings) []poolPlan {
 	rkeys := append([]string{"mode=ro", "_journal_mode=WAL"}, s.mattnKeys()...)
 	return []poolPlan{
 		{role: "writer", driver: "sqlite3", dsn: dsn(path, wkeys...), maxOpen: 1},
-		{role: "reader", driver: "sqlite3", dsn: dsn(fileURI(path), rkeys...), maxOpen: s.readers},
+		{role: "reader", driver: "sqlite3", dsn: dsn(fileURI(path), rkeys...), maxOpen: s.conns(s.readers)},
 	}
 }
 
-// planSerial is one "sqlite-serial" pool with R readers.
+// planSerial is one "sqlite-serial" pool with R readers, or with sqlite-serial's default
+// readers (no _serial_readers) under -defaults.
 func planSerial(path string, s settings) []poolPlan {
-	keys := append([]string{"_serial_readers=" + strconv.Itoa(s.readers)}, s.mattnKeys()...)
+	keys := s.mattnKeys()
+	if !s.defaults {
+		keys = append([]string{"_serial_readers=" + strconv.Itoa(s.readers)}, keys...)
+	}
 	return []poolPlan{{role: "db", driver: "sqlite-serial", dsn: dsn(path, keys...)}}
 }
 

@@ -12,15 +12,18 @@ import (
 
 // options are the command-line settings of one run of the benchmark.
 type options struct {
-	rounds    int           // times every workload runs against every mode
-	duration  time.Duration // how long each timed workload runs
-	readers   int           // R: reader connections, the same for every mode
-	sync      string        // synchronous setting (_sync) for every workload but writes-normal and writes-full
-	stmtCache int           // mattn's _stmt_cache_size, the same for every mode
-	busy0     bool          // whether sqlite-serial runs again with _busy_timeout=0 as serial-busy0
-	out       string        // directory for results.md and ops.svg; empty writes no files
-	workloads []string      // the workloads to run, in the order they run
-	modes     []string      // the modes to run, in the order they are shown
+	rounds       int           // times every workload runs against every mode
+	duration     time.Duration // how long each timed workload runs
+	readers      int           // R: reader connections, the same for every mode, and the readers' goroutines
+	defaults     bool          // every mode's pools at their defaults instead of R connections
+	writers      int           // writer goroutines of writes-normal and writes-full
+	mixedWriters int           // writer goroutines of mixed
+	sync         string        // synchronous setting (_sync) for every workload but writes-normal and writes-full
+	stmtCache    int           // mattn's _stmt_cache_size, the same for every mode
+	busy0        bool          // whether sqlite-serial runs again with _busy_timeout=0 as serial-busy0
+	out          string        // directory for results.md and ops.svg; empty writes no files
+	workloads    []string      // the workloads to run, in the order they run
+	modes        []string      // the modes to run, in the order they are shown
 }
 
 // syncValues are the values of -sync that mattn/go-sqlite3 accepts, upper-cased.
@@ -39,8 +42,11 @@ func parseOptions(args []string) (options, error) {
 	var workloads, modes string
 	fs := flag.NewFlagSet("sqlite-serial-bench", flag.ContinueOnError)
 	fs.IntVar(&o.rounds, "rounds", 3, "times every workload runs against every mode, modes interleaved; the report shows medians")
-	fs.DurationVar(&o.duration, "duration", 2*time.Second, "how long each run of a timed workload (mixed, readonly, writes-*, read-latency) lasts")
-	fs.IntVar(&o.readers, "readers", defaultReaders(), "R: reader connections for every mode (R+1 connections in all)")
+	fs.DurationVar(&o.duration, "duration", 2*time.Second, "how long each run of a timed workload (mixed, readonly, writes-*, read-latency, nplus1) lasts")
+	fs.IntVar(&o.readers, "readers", defaultReaders(), "R: reader connections for every mode (R+1 connections in all), and the reader goroutines of the workloads (2×R in mixed, readonly and nplus1)")
+	fs.BoolVar(&o.defaults, "defaults", false, "every mode at its defaults: database/sql's default pools (twopool's writer pool keeps 1 connection) and no _serial_readers; -readers then sets only the workloads' reader goroutines")
+	fs.IntVar(&o.writers, "writers", defaultWriters, "writer goroutines of writes-normal and writes-full")
+	fs.IntVar(&o.mixedWriters, "mixed-writers", defaultMixedWriters, "writer goroutines of mixed, beside its 2×R readers")
 	fs.StringVar(&o.sync, "sync", "NORMAL", "synchronous setting (_sync) for every mode: OFF, NORMAL, FULL or EXTRA")
 	fs.IntVar(&o.stmtCache, "stmt-cache", 0, "mattn's prepared-statement cache per connection (_stmt_cache_size) for every mode; 0 is off")
 	fs.BoolVar(&o.busy0, "busy0", true, "also run sqlite-serial with _busy_timeout=0, as mode serial-busy0")
@@ -91,6 +97,10 @@ func (o options) validate() error {
 		return fmt.Errorf("-duration must be at least 10ms, not %v", o.duration)
 	case o.readers < 1 || o.readers > 1024:
 		return fmt.Errorf("-readers must be from 1 to 1024, not %d", o.readers)
+	case o.writers < 1 || o.writers > 1024:
+		return fmt.Errorf("-writers must be from 1 to 1024, not %d", o.writers)
+	case o.mixedWriters < 1 || o.mixedWriters > 1024:
+		return fmt.Errorf("-mixed-writers must be from 1 to 1024, not %d", o.mixedWriters)
 	case !slices.Contains(syncValues, o.sync):
 		return fmt.Errorf("-sync must be one of %s, not %q", strings.Join(syncValues, ", "), o.sync)
 	case o.stmtCache < 0:
@@ -130,6 +140,9 @@ func (o options) commandLine() string {
 		"-rounds", strconv.Itoa(o.rounds),
 		"-duration", o.duration.String(),
 		"-readers", strconv.Itoa(o.readers),
+		"-defaults=" + strconv.FormatBool(o.defaults),
+		"-writers", strconv.Itoa(o.writers),
+		"-mixed-writers", strconv.Itoa(o.mixedWriters),
 		"-sync", o.sync,
 		"-stmt-cache", strconv.Itoa(o.stmtCache),
 		"-busy0=" + strconv.FormatBool(o.busy0),

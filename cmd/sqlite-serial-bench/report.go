@@ -23,9 +23,8 @@ func settingsBlocks(env machine, opts options, workloads []workload, modes []mod
 	items := []string{
 		"Machine: " + env.String() + ".",
 		fmt.Sprintf("Go %s, SQLite %s (mattn/go-sqlite3 v1.14.53).", env.goVersion, env.sqliteVersion),
-		fmt.Sprintf("Readers R = %d: plain, tuned and immediate use one pool of R+1 = %d connections "+
-			"(SetMaxOpenConns and SetMaxIdleConns); twopool a writer pool of 1 and a read-only pool of R; "+
-			"serial _serial_readers=R (R readers + 1 writer).", opts.readers, opts.readers+1),
+		poolsItem(opts),
+		fmt.Sprintf("Writer goroutines: %d in writes-normal and writes-full (-writers), %d in mixed (-mixed-writers).", opts.writers, opts.mixedWriters),
 		fmt.Sprintf("Synchronous: _sync=%s for every workload but writes-normal (NORMAL) and writes-full (FULL).", opts.sync),
 		fmt.Sprintf("Busy timeout: _busy_timeout=%d for every mode but serial-busy0 (0).", busyTimeoutMS),
 		fmt.Sprintf("Statement cache: _stmt_cache_size=%d for every mode.", opts.stmtCache),
@@ -38,9 +37,32 @@ func settingsBlocks(env machine, opts options, workloads []workload, modes []mod
 		{para: "Reproduce with:"},
 		{code: opts.commandLine()},
 		{heading: "Modes"},
-		{items: names(modes, func(m mode) string { return m.name + ": " + m.about + "." })},
+		{items: names(modes, func(m mode) string { return m.name + ": " + m.describe(opts.defaults) + "." })},
 		{table: modesTable(modes, opts)},
 	}
+}
+
+// poolsItem is the settings line about the connections of every mode: R of them, or every
+// mode at its defaults (-defaults).
+func poolsItem(opts options) string {
+	if opts.defaults {
+		return fmt.Sprintf("Connections: every mode at its defaults (-defaults): plain, tuned and immediate use one pool "+
+			"with database/sql's defaults (no SetMaxOpenConns or SetMaxIdleConns: open connections unlimited, 2 idle); "+
+			"twopool a writer pool of 1 and a read-only pool with database/sql's defaults; "+
+			"serial no _serial_readers (sqlite-serial's default readers) and database/sql's default pool. "+
+			"R = %d sets only the workloads' reader goroutines (2×R in mixed, readonly and nplus1).", opts.readers)
+	}
+	return fmt.Sprintf("Connections: readers R = %d: plain, tuned and immediate use one pool of R+1 = %d connections "+
+		"(SetMaxOpenConns and SetMaxIdleConns); twopool a writer pool of 1 and a read-only pool of R; "+
+		"serial _serial_readers=R (R readers + 1 writer). The workloads start 2×R reader goroutines in mixed, readonly and nplus1.", opts.readers, opts.readers+1)
+}
+
+// poolsShort is poolsItem in a few words, for the chart.
+func poolsShort(opts options) string {
+	if opts.defaults {
+		return fmt.Sprintf("pools at defaults, R=%d goroutines", opts.readers)
+	}
+	return fmt.Sprintf("R=%d", opts.readers)
 }
 
 // names maps xs to their names.
@@ -56,7 +78,7 @@ func names[T any](xs []T, name func(T) string) []string {
 // pathPlaceholder.
 func modesTable(modes []mode, opts options) *table {
 	t := &table{header: []string{"mode", "pool", "driver", "DSN", "max conns"}, code: []bool{false, false, false, true}}
-	s := settings{sync: opts.sync, busyMS: busyTimeoutMS, readers: opts.readers, stmtCache: opts.stmtCache}
+	s := baseSettings(opts)
 	for _, m := range modes {
 		ms := s
 		if m.busy0 {
@@ -86,7 +108,7 @@ func resultBlocks(rs *results, opts options) ([]block, bool) {
 		{heading: "Results"},
 		{para: fmt.Sprintf("ops, errors and lost: totals over %d round(s). ops/s, p50 and p99: medians over the rounds. "+
 			"ops/s counts successful operations per second (in timed workloads those that ended within the duration, per second of it); "+
-			"p50 and p99 are the latencies of one operation, failed ones included. "+
+			"p50 and p99 are the latencies of one operation, failed ones included; wall, where shown, is the median wall time of a run. "+
 			"Ratios divide a mode's median by %s's: above 1 means more ops/s, or a longer p99.", opts.rounds, ref)},
 	}
 	for _, w := range rs.workloads {
@@ -140,6 +162,9 @@ func workloadTable(rs *results, w workload, ref string) *table {
 			t.header = append(t.header, metricLabel(k, m))
 		}
 	}
+	if w.wall {
+		t.header = append(t.header, "wall")
+	}
 	for _, r := range w.ratios {
 		t.header = append(t.header, metricLabel(r.kind, r.metric)+" vs "+ref)
 	}
@@ -166,6 +191,10 @@ func workloadRow(rs *results, w workload, mode, ref string) []string {
 			v, ok := c.median(k, m)
 			row = append(row, formatMetric(v, ok, m))
 		}
+	}
+	if w.wall {
+		v, ok := c.medianWall()
+		row = append(row, formatMetric(v, ok, p50Metric)) // a duration, formatted as latencies are
 	}
 	for _, r := range w.ratios {
 		v, ok := ratioTo(rs, w.name, mode, ref, r)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 )
 
 // insertTest inserts one row into test with value i.
@@ -79,6 +80,56 @@ func pointRead(ctx context.Context, db *sql.DB) error {
 	var v string
 	if err := db.QueryRowContext(ctx, "SELECT v FROM kv WHERE id = ?", rand.IntN(kvRows)+1).Scan(&v); err != nil {
 		return fmt.Errorf("point read: %w", err)
+	}
+	return nil
+}
+
+// distinctTexts numbers the SQL texts of distinctRead, so that no two in the process are
+// the same.
+var distinctTexts atomic.Uint64
+
+// distinctRead reads the row of kv with a random primary key, the key and a number no
+// other text has inlined into the SQL text.
+func distinctRead(ctx context.Context, db *sql.DB) error {
+	query := "SELECT v FROM kv WHERE id = " + strconv.Itoa(rand.IntN(kvRows)+1) +
+		" /* " + strconv.FormatUint(distinctTexts.Add(1), 10) + " */"
+	var v string
+	if err := db.QueryRowContext(ctx, query).Scan(&v); err != nil {
+		return fmt.Errorf("distinct read: %w", err)
+	}
+	return nil
+}
+
+// nestedReads queries a random range of nplus1Range ids of kv and, for every row while the
+// outer rows are still open, reads that row's v with a query of its own through the same
+// pool: the N+1 shape of an ORM loading a relation row by row.
+func nestedReads(ctx context.Context, db *sql.DB) error {
+	lo := rand.IntN(kvRows-nplus1Range+1) + 1
+	rows, err := db.QueryContext(ctx, "SELECT id FROM kv WHERE id BETWEEN ? AND ?", lo, lo+nplus1Range-1)
+	if err != nil {
+		return fmt.Errorf("outer query: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("outer scan: %w", err)
+		}
+		var v string
+		if err := db.QueryRowContext(ctx, "SELECT v FROM kv WHERE id = ?", id).Scan(&v); err != nil {
+			return fmt.Errorf("inner read of id %d: %w", id, err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("outer rows: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("outer close: %w", err)
+	}
+	if n != nplus1Range {
+		return fmt.Errorf("outer query: %d rows, want %d", n, nplus1Range)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func buildChart(rs *results, env machine, opts options) chart {
 	ref := referenceMode(rs)
 	c := chart{
 		title:    fmt.Sprintf("sqlite-serial-bench: median ops/s relative to %s (%s = 1.0)", ref, ref),
-		subtitle: fmt.Sprintf("%s; %s, SQLite %s; R=%d, _sync=%s, _busy_timeout=%d, _stmt_cache_size=%d; %d rounds, timed runs %v", env.short(), env.goVersion, env.sqliteVersion, opts.readers, opts.sync, busyTimeoutMS, opts.stmtCache, opts.rounds, opts.duration),
+		subtitle: fmt.Sprintf("%s; %s, SQLite %s; %s, _sync=%s, _busy_timeout=%d, _stmt_cache_size=%d; %d rounds, timed runs %v", env.short(), env.goVersion, env.sqliteVersion, poolsShort(opts), opts.sync, busyTimeoutMS, opts.stmtCache, opts.rounds, opts.duration),
 		axis:     "ops/s relative to " + ref,
 	}
 	for _, m := range rs.modes {

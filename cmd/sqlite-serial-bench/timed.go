@@ -58,9 +58,17 @@ func inserters(n int) worker {
 	}}
 }
 
-// runMixed runs mixedWriters inserting goroutines beside 2×R point-reading goroutines.
+// nplus1Readers are n goroutines of N+1 reads on kv through the read pool: an outer range
+// query whose rows are each read again by an inner query while the outer rows are open.
+func nplus1Readers(n int) worker {
+	return worker{kind: kindRead, n: n, op: func(ctx context.Context, db database, _, _ int) error {
+		return nestedReads(ctx, db.readDB())
+	}}
+}
+
+// runMixed runs -mixed-writers inserting goroutines beside 2×R point-reading goroutines.
 func runMixed(_ context.Context, db database, opts options) (runResult, error) {
-	return runTimed(db, opts, inserters(mixedWriters), pointReaders(2*opts.readers))
+	return runTimed(db, opts, inserters(opts.mixedWriters), pointReaders(2*opts.readers))
 }
 
 // runReadOnly runs 2×R point-reading goroutines alone.
@@ -68,9 +76,14 @@ func runReadOnly(_ context.Context, db database, opts options) (runResult, error
 	return runTimed(db, opts, pointReaders(2*opts.readers))
 }
 
-// runWrites runs writesWriters inserting goroutines alone.
+// runWrites runs -writers inserting goroutines alone.
 func runWrites(_ context.Context, db database, opts options) (runResult, error) {
-	return runTimed(db, opts, inserters(writesWriters))
+	return runTimed(db, opts, inserters(opts.writers))
+}
+
+// runNPlusOne runs 2×R goroutines of N+1 reads alone.
+func runNPlusOne(_ context.Context, db database, opts options) (runResult, error) {
+	return runTimed(db, opts, nplus1Readers(2*opts.readers))
 }
 
 // runReadLatency runs latencyWriters inserting goroutines beside one goroutine reading one
