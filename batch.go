@@ -21,9 +21,10 @@ import (
 // Each caller is answered as if its statement had run alone:
 //   - a statement that fails of its own accord (a constraint) is released from its savepoint
 //     with what autocommit would keep (nothing, but for OR FAIL), and its caller gets its own
-//     error at once;
-//   - every other caller waits for the batch's COMMIT: if it fails, every such caller gets
-//     its error and none of their writes is applied;
+//     error once the batch committed (at once for the batch's first statement, if it kept
+//     nothing: its failure comes from no uncommitted write);
+//   - every other caller waits for the batch's COMMIT; if it fails, nothing of the batch is
+//     applied and every statement runs again alone, to meet its own outcome;
 //   - when SQLite rolls the whole transaction back on its own (an interrupt or time limit,
 //     RAISE(ROLLBACK), OR ROLLBACK, a full disk), the statement at fault gets its error and
 //     the statements that ran before it run again, alone or in a new batch (one whose context
@@ -105,43 +106,52 @@ func (w *writer) joinBatch() *batchOutcome {
 
 // leaveBatch ends the holder's statement in the batch whose outcome is ob; err is the
 // statement's error. It returns the outcome the statement's caller must wait for before it
-// answers (nil when the statement is no longer part of the batch), and whether the
-// statement must run again on its own. Only the holder calls it.
+// answers (nil when it may answer at once), and whether the statement must run again on its
+// own. Only the holder calls it.
+//
+// A statement that failed waits too, unless it kept nothing and is the batch's first: its
+// failure may come from the writes of the batch before it (a UNIQUE conflict with a row not
+// yet committed), which are not applied if the batch does not commit; it then runs again.
 func (w *writer) leaveBatch(ob *batchOutcome, err error) (wait *batchOutcome, alone bool) {
 	p := w.conn
 	if !w.batch.open || w.batch.outcome != ob {
-		// The batch ended under the statement (its connection broke).
-		return nil, false
+		// The batch ended under the statement: nothing of it is applied.
+		return ob, false
 	}
+	first := w.batch.n == 1
 	if p == nil || closedUnderneath(p) || p.AutoCommit() {
 		// SQLite rolled the whole batch back on its own, or the connection broke: the
-		// statements before this one run again, and so does this one if it succeeded.
+		// statements before this one run again, and so does this one unless it is the one
+		// at fault.
 		w.abandonBatch()
 		if err == nil {
 			return ob, false
 		}
 		return nil, false
 	}
-	if err == nil && deferredViolations(p.h) {
-		// Its own COMMIT would refuse it, with an error only that COMMIT gives.
-		if _, rerr := p.run(context.Background(), "ROLLBACK TO "+batchSavepoint); rerr != nil {
-			w.abandonBatch()
-			return nil, true
+	kept := readValues(p.h).total != w.batch.total
+	if (err == nil || kept) && deferredViolations(p.h) {
+		// Its own COMMIT would refuse it, with an error only that COMMIT gives: it runs
+		// again alone.
+		_, rerr := p.run(context.Background(), "ROLLBACK TO "+batchSavepoint)
+		if rerr == nil {
+			_, rerr = p.run(context.Background(), "RELEASE "+batchSavepoint)
 		}
-		err = errRunAlone
+		if rerr != nil {
+			w.abandonBatch()
+		}
+		return nil, true
 	}
 	if _, rerr := p.run(context.Background(), "RELEASE "+batchSavepoint); rerr != nil {
 		w.abandonBatch()
-		return nil, err == errRunAlone
+		if err == nil || kept || !first {
+			return ob, false
+		}
+		return nil, false
 	}
-	switch {
-	case err == errRunAlone:
-		return nil, true
-	case err != nil && readValues(p.h).total == w.batch.total:
-		return nil, false // it failed and kept nothing: its caller has its own error at once
+	if err != nil && !kept && first {
+		return nil, false
 	}
-	// A statement that failed but kept changes (OR FAIL, RAISE(FAIL)) waits too: autocommit
-	// would have committed them before its caller heard of the error.
 	return ob, false
 }
 
@@ -152,12 +162,14 @@ type batchSignal struct{}
 
 func (*batchSignal) Error() string { return "sqliteserial: the statement runs again on its own" }
 
-// commitBatch commits the batch open on the writer and tells its callers. Only the holder
-// calls it.
+// commitBatch commits the batch open on the writer and tells its callers. When the COMMIT
+// fails, nothing of the batch is applied, and each of its statements runs again alone, to
+// meet the outcome it would have met alone (a commit hook's veto of one write, say). Only
+// the holder calls it.
 func (w *writer) commitBatch() {
 	p := w.conn
 	ob := w.batch.outcome
-	n := w.batch.n
+	n, began := w.batch.n, w.batch.began
 	w.batch = writeBatch{}
 	var err error
 	if p == nil {
@@ -168,10 +180,17 @@ func (w *writer) commitBatch() {
 	ob.err = err
 	close(ob.done)
 	w.mu.Lock()
-	w.stats.batches++
-	w.stats.batched += uint64(n)
-	w.stats.batchMax = max(w.stats.batchMax, n)
+	if err != nil {
+		w.stats.batchesRolledBack++
+	} else {
+		w.stats.batches++
+		w.stats.batched += uint64(n)
+		w.stats.batchMax = max(w.stats.batchMax, n)
+	}
 	w.mu.Unlock()
+	// The units of the batch skipped the WAL's check (see release): the batch counts as one
+	// unit that held the writer while it was open.
+	w.afterUnit(time.Since(began))
 }
 
 // abandonBatch ends the batch open on the writer without committing it: SQLite rolled it
@@ -213,17 +232,20 @@ func (c *conn) awaitBatch() (again bool, err error) {
 	}
 	c.batchWait = nil
 	<-ob.done
-	if ob.rerun {
+	switch {
+	case ob.rerun:
+		return true, nil
+	case ob.err != nil:
+		c.runAlone = true // the COMMIT failed: alone, the statement meets its own outcome
 		return true, nil
 	}
-	return false, ob.err
+	return false, nil
 }
 
-// awaitFailedBatch is awaitBatch for a statement that failed: its caller gets its own error,
-// once what it kept is committed; it reports whether the statement must run again, because
-// SQLite rolled the batch back.
+// awaitFailedBatch is awaitBatch for a statement that failed: its caller gets its own error
+// once the batch committed (what the statement kept, and the writes before it that its
+// failure may come from); it reports whether the statement must run again instead.
 func (c *conn) awaitFailedBatch() (again bool) {
-	c.batchAlone = false
 	again, _ = c.awaitBatch()
 	return again
 }

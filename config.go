@@ -74,8 +74,9 @@ type Config struct {
 	WALLimit int64
 	// BatchMax is the most autocommit writes one group commit takes (_serial_batch_max): a
 	// write that finds others waiting for the writer runs with them in one transaction, a
-	// savepoint each, and one COMMIT (see the README's Group commit). Zero means 64; 1 turns
-	// group commit off.
+	// savepoint each, and one COMMIT (see the README's Group commit). Zero means 64, or 1
+	// when Driver has a ConnectHook (which may install commit hooks); 1 turns group commit
+	// off.
 	BatchMax int
 	// Driver opens every physical connection. Nil means a plain *sqlite3.SQLiteDriver; set it
 	// to one with a ConnectHook or Extensions to have them on the writer and every reader.

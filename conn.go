@@ -534,7 +534,9 @@ func (c *conn) placeWrite(ctx context.Context, cls *classification, batchable bo
 			return placement{}, c.refusedAtClose(err)
 		}
 		c.holding = true
-		if batchable {
+		// The writer catches up on broadcast settings before a batch opens: inside a
+		// transaction it cannot (see pragmaSettings.sync).
+		if batchable && c.cn.pragmas.sync(w.conn) == nil {
 			batch = w.joinBatch()
 		}
 	}

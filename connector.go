@@ -164,7 +164,13 @@ func (cn *Connector) start() error {
 	var g *gate
 	if !cn.topo.readOnly {
 		w := &writer{limit: cn.cfg.WriteWait, batchMax: cn.cfg.BatchMax}
-		if w.batchMax == 0 {
+		switch {
+		case w.batchMax != 0:
+		case cn.drv.ConnectHook != nil:
+			// A ConnectHook may install commit, rollback or update hooks, which would see
+			// one commit for a batch of writes: group commit is for it to ask for.
+			w.batchMax = 1
+		default:
 			w.batchMax = defaultBatchMax
 		}
 		w.checkpoint.wait = cn.cfg.WriteWait / 4

@@ -30,8 +30,9 @@ type Stats struct {
 	// Batches counts the group commits: transactions that took several autocommit writes,
 	// a savepoint each, and committed them at once (their COMMIT included when it failed);
 	// BatchedWrites counts the writes in them, and BatchMax is the most one took.
-	// BatchesRolledBack counts the batches SQLite rolled back on its own (an interrupt,
-	// RAISE(ROLLBACK), a full disk), whose writes ran again.
+	// BatchesRolledBack counts the batches that did not commit, whose writes ran again:
+	// SQLite rolled them back on its own (an interrupt, RAISE(ROLLBACK), a full disk), or
+	// their COMMIT failed.
 	Batches, BatchedWrites uint64
 	BatchMax               int
 	BatchesRolledBack      uint64

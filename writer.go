@@ -287,7 +287,7 @@ func (w *writer) setKind(kind holdKind) {
 func (w *writer) release() {
 	if !w.batch.open {
 		w.afterUnit(time.Since(w.since))
-	}
+	} // else commitBatch checks the WAL once the batch is committed
 	w.gate.releaseExclusive()
 	w.releaseQueue()
 }
