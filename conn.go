@@ -346,10 +346,9 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 			return placement{}, err
 		}
 	}
-	if len(cls.settings) > 0 && c.session == nil && (cls.beginsTx || !cls.known) {
-		// A script that begins a transaction and sets a pragma in it (BEGIN; PRAGMA ...).
-		c.saveSettings(cls.settings)
-	}
+	// A script that begins a transaction and sets a pragma in it (BEGIN; PRAGMA ...) saves
+	// the settings it changes, once it holds the writer's turn (see below).
+	save := len(cls.settings) > 0 && c.session == nil && (cls.beginsTx || !cls.known)
 	switch {
 	case c.session != nil:
 		c.cn.routes.pinned.Add(1)
@@ -363,7 +362,11 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		return c.placeForRead(ctx, cls)
 	case cls.route == toWriter:
 		c.cn.routes.writer.Add(1)
-		return c.placeWrite(ctx, cls, c.batchable(cls))
+		pl, err := c.placeWrite(ctx, cls, c.batchable(cls))
+		if err == nil && save {
+			c.saveSettings(cls.settings)
+		}
+		return pl, err
 	case cls.listsDatabases && c.tempOpen:
 		// Readers never keep their temp database open; the writer, with its own open,
 		// lists what the session's connection would.
@@ -385,15 +388,17 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 
 // judgeOnReader judges a statement no judgement is cached for on the reader it would run on,
 // when it may: a single SELECT, WITH or VALUES statement, of a session with nothing of its
-// own (no connection, no transaction, no writer's turn), on a WAL database whose readers no
+// own (no connection, no transaction, no writer's turn, no rows open), on a WAL database whose readers no
 // ConnectHook may have given an authorizer. When SQLite judges it a read, it is placed on
 // that reader with the statement prepared there, so that a new statement costs one prepare,
 // as on mattn. Otherwise the reader is given back and the judgement returned, for the
 // statement to be placed as judged; cls is nil when the statement is not judged here.
 func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, cls *classification, err error) {
 	cn := c.cn
-	if c.session != nil || c.tx != nil || c.holding || cn.writer == nil || cn.gate != nil || cn.drv.ConnectHook != nil ||
-		strings.IndexByte(query, 0) >= 0 {
+	// A session with rows open reads their snapshot: a judgement made there (on an older
+	// schema) could not be cached for others, so it is made on a classifier.
+	if c.session != nil || c.tx != nil || c.holding || len(c.leases) > 0 || cn.writer == nil || cn.gate != nil ||
+		cn.drv.ConnectHook != nil || strings.IndexByte(query, 0) >= 0 {
 		return placement{}, nil, nil
 	}
 	if c.lastCache == cn.router.cache.Load() && c.lastQuery == query {
@@ -680,6 +685,9 @@ func (c *conn) afterWriter(pl placement, err error) {
 		if inTx && !c.sqlTx {
 			c.cn.writer.setKind(holdSQLTransaction)
 		}
+		if c.sqlTx && !inTx {
+			c.schemaSettled()
+		}
 		c.sqlTx = inTx
 		if err == nil && !inTx {
 			// Broadcast pragma settings made outside a transaction apply everywhere.
@@ -803,12 +811,18 @@ func (c *conn) releaseWriterIfIdle() {
 		return
 	}
 	c.holding = false
+	c.schemaSettled()
+	c.cn.writer.release()
+}
+
+// schemaSettled drops the router's judgements once more when a transaction of the session
+// that changed the schema ended, committed or rolled back: judgements made meanwhile saw
+// the schema of before it.
+func (c *conn) schemaSettled() {
 	if c.schemaHeld {
-		// The schema the unit changed is committed, or rolled back, now.
 		c.schemaHeld = false
 		c.cn.router.invalidate()
 	}
-	c.cn.writer.release()
 }
 
 // acquireReader returns the lease the session's reads share, taking a reader from the pool
@@ -1136,7 +1150,7 @@ func (c *conn) Ping(ctx context.Context) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	if (c.cn.writer != nil && !c.cn.writerDeferred) || c.session != nil || len(c.leases) > 0 {
+	if c.cn.writer != nil || c.session != nil || len(c.leases) > 0 {
 		return nil
 	}
 	r, err := c.cn.readers.get(ctx, false)

@@ -208,8 +208,32 @@ func (cn *Connector) start() error {
 	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)
 	cn.exclusive.Store(cn.topo.exclusive && cn.writer != nil)
+	if cn.writerDeferred {
+		// A reader that read the file holds it as the writer would have: another process
+		// cannot change its journal mode under the connector, and what would fail to open
+		// fails here.
+		if err := cn.holdFile(); err != nil {
+			cn.readers.close()
+			cn.router.close()
+			return err
+		}
+	}
 	cn.started = true
 	return nil
+}
+
+// holdFile opens a reader, reads the database with it and keeps it in the pool.
+func (cn *Connector) holdFile() error {
+	r, err := cn.readers.get(context.Background(), false)
+	if err != nil {
+		return err
+	}
+	rows, err := r.QueryContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
+	if err == nil {
+		err = rows.Close()
+	}
+	cn.readers.put(r, err != nil, false)
+	return err
 }
 
 // fileInWAL reports whether the database is a file, named by a plain path, whose header
@@ -220,7 +244,11 @@ func (cn *Connector) fileInWAL() bool {
 	if t.memory || t.readOnly || t.journalChosen || t.exclusive {
 		return false
 	}
-	path := splitQuery(t.writerDSN).base
+	q := splitQuery(t.writerDSN)
+	if q.has("_auto_vacuum") || q.has("_vacuum") {
+		return false // keys only the writer applies, whose errors Ping must report
+	}
+	path := q.base
 	if strings.HasPrefix(path, "file:") {
 		return false
 	}

@@ -554,6 +554,9 @@ func (ev *statementEvents) observe(op int, arg1, arg2, database string) int {
 				ev.write = true
 			}
 			ev.listsDatabases = ev.listsDatabases || name == "database_list"
+			// As PRAGMA integrity_check does (see observePragma), unless its argument names
+			// another schema, which the table-valued form does not show here.
+			ev.opensTemp = ev.opensTemp || name == "integrity_check" || name == "quick_check"
 		}
 	case sqlite3.SQLITE_FUNCTION:
 		if connectionFunctions[strings.ToLower(arg2)] {

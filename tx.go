@@ -215,6 +215,8 @@ func (c *conn) endTx(t *tx, commit bool) error {
 	}
 	if t.readOnly {
 		c.settleChanges(pl, false)
+	} else {
+		c.schemaSettled()
 	}
 	c.finish(pl, err)
 	return err
