@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// script that begins a transaction and sets a pragma in it: the setting stays the session's.
+// TestDeferredWriterScriptPragmaStaysTheSessions opens a file already in WAL mode, whose
+// writer is deferred, and runs first a script that begins a transaction and sets a pragma in
+// it: the setting stays the session's, as when the writer opens at once.
 func TestDeferredWriterScriptPragmaStaysTheSessions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	setup, err := sql.Open(DriverName, path)
@@ -31,7 +33,10 @@ func TestDeferredWriterScriptPragmaStaysTheSessions(t *testing.T) {
 	require.NoError(t, err, "another session's write after a's transaction set query_only")
 }
 
-// deferred writer), the other runs a script that begins a transaction and sets a pragma.
+// TestDeferredWriterSettingsSavedUnderTheTurn has two sessions of a *sql.DB on a file already
+// in WAL mode: one writes first (opening the deferred writer), the other runs a script that
+// begins a transaction and sets a pragma; the settings it saves are read under the writer's
+// turn (no data race).
 func TestDeferredWriterSettingsSavedUnderTheTurn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	setup, err := sql.Open(DriverName, path)
@@ -55,7 +60,10 @@ func TestDeferredWriterSettingsSavedUnderTheTurn(t *testing.T) {
 	}
 }
 
-// and writes, which one mattn connection does.
+// TestDeferredWriterHoldsTheFile lets another process try to switch a WAL file to rollback
+// mode after a *sql.DB connected, with its writer deferred: as with mattn's first connection,
+// the file is held and the switch fails, and the session then reads with rows open and
+// writes, as one mattn connection does.
 func TestDeferredWriterHoldsTheFile(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
@@ -89,7 +97,10 @@ func TestDeferredWriterHoldsTheFile(t *testing.T) {
 	}
 }
 
-// the reader's.
+// TestJudgementInAnOldSnapshotIsNotCached has a session with rows open on a reader (an old
+// snapshot) read a view that another session redefined to read last_insert_rowid(): the
+// judgement made on the old schema is not cached, so that a later read of the view by a
+// third session answers that session's last_insert_rowid(), as on mattn.
 func TestJudgementInAnOldSnapshotIsNotCached(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
@@ -119,7 +130,9 @@ func TestJudgementInAnOldSnapshotIsNotCached(t *testing.T) {
 	}
 }
 
-// elsewhere.
+// TestOldSnapshotDoesNotSeeANewTable has a session with rows open read a table another
+// session created since: as on one mattn connection, SQLite reports no such table, and the
+// driver does not read it elsewhere.
 func TestOldSnapshotDoesNotSeeANewTable(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
@@ -208,7 +221,9 @@ func TestJudgementAfterASchemaCommitWithRowsOpen(t *testing.T) {
 	}
 }
 
-// on; another session's database_list there then lists temp, which its own connection would not.
+// TestTableValuedIntegrityCheckOpensTemp runs the table-valued form of integrity_check, which
+// opens the temp database of the connection it runs on: another session's database_list must
+// still list what its own connection would.
 func TestTableValuedIntegrityCheckOpensTemp(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
@@ -230,7 +245,8 @@ func TestTableValuedIntegrityCheckOpensTemp(t *testing.T) {
 	}
 }
 
-// it opened the writer at once.
+// TestPingReportsWriterOnlyDSNErrors opens a file already in WAL mode with an invalid
+// writer-only key: Ping reports mattn's error, as when the writer opens at once.
 func TestPingReportsWriterOnlyDSNErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	setup, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
@@ -249,7 +265,9 @@ func TestPingReportsWriterOnlyDSNErrors(t *testing.T) {
 	}
 }
 
-// Close, errors at step, arguments that do not fit): nothing stays open after Close.
+// TestFirstTimeStatementsLeaveNothingOpen runs first-time SELECTs judged on readers on every
+// path (rows closed by cancellation, rows left to Close, errors at step, arguments that do not
+// fit): nothing stays open after Close.
 func TestFirstTimeStatementsLeaveNothingOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	setup, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
@@ -282,7 +300,8 @@ func TestFirstTimeStatementsLeaveNothingOpen(t *testing.T) {
 	require.Equal(t, 0, openFilesOf(t, path))
 }
 
-// nothing left open.
+// TestJudgementsDuringClose judges new statements in parallel on classifiers and readers while
+// Close runs: no panic, no race, nothing left open.
 func TestJudgementsDuringClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	setup, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
