@@ -80,7 +80,7 @@ func (w *writer) batchGoesOnLocked(now time.Time) bool {
 // the holder calls it.
 func (w *writer) joinBatch() *batchOutcome {
 	p := w.conn
-	if p == nil || w.batchMax < 2 {
+	if p == nil {
 		return nil
 	}
 	if !w.batch.open {
@@ -155,13 +155,6 @@ func (w *writer) leaveBatch(ob *batchOutcome, err error) (wait *batchOutcome, al
 	return ob, false
 }
 
-// errRunAlone marks, inside leaveBatch, a statement that must run again on its own.
-var errRunAlone = &batchSignal{}
-
-type batchSignal struct{}
-
-func (*batchSignal) Error() string { return "sqliteserial: the statement runs again on its own" }
-
 // commitBatch commits the batch open on the writer and tells its callers. When the COMMIT
 // fails, nothing of the batch is applied, and each of its statements runs again alone, to
 // meet the outcome it would have met alone (a commit hook's veto of one write, say). Only
@@ -217,35 +210,25 @@ func (c *conn) batchable(cls *classification) bool {
 }
 
 // awaitBatch waits, after the session's statement gave the writer's turn back, for the
-// outcome of the batch it ran in, if it did. It reports whether the statement must run
-// again (SQLite rolled the batch back, or the statement must run on its own) and returns
-// the batch's COMMIT error.
-func (c *conn) awaitBatch() (again bool, err error) {
+// outcome of the batch it ran in, if it did, and reports whether the statement must run
+// again: SQLite rolled the batch back, its COMMIT failed (the statement then runs alone, to
+// meet its own outcome), or the statement must run alone. A statement that failed waits
+// only when leaveBatch said so: then its failure may come from writes of the batch that
+// were not applied.
+func (c *conn) awaitBatch() (again bool) {
 	if c.batchAlone {
 		c.batchAlone = false
 		c.runAlone = true
-		return true, nil
+		return true
 	}
 	ob := c.batchWait
 	if ob == nil {
-		return false, nil
+		return false
 	}
 	c.batchWait = nil
 	<-ob.done
-	switch {
-	case ob.rerun:
-		return true, nil
-	case ob.err != nil:
-		c.runAlone = true // the COMMIT failed: alone, the statement meets its own outcome
-		return true, nil
+	if ob.err != nil {
+		c.runAlone = true
 	}
-	return false, nil
-}
-
-// awaitFailedBatch is awaitBatch for a statement that failed: its caller gets its own error
-// once the batch committed (what the statement kept, and the writes before it that its
-// failure may come from); it reports whether the statement must run again instead.
-func (c *conn) awaitFailedBatch() (again bool) {
-	again, _ = c.awaitBatch()
-	return again
+	return ob.rerun || ob.err != nil
 }

@@ -15,33 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// queueBehindTx holds the writer with a transaction, starts each of fns in a goroutine so
-// that they queue in the order given, then commits the transaction and waits for them.
-func queueBehindTx(t *testing.T, db *sql.DB, cn *Connector, fns []func() error) []error {
-	t.Helper()
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
-	require.NoError(t, err)
-	depths := make(chan int, len(fns))
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = func(depth int) { depths <- depth }
-	cn.writer.mu.Unlock()
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn() }()
-		require.Equal(t, i+1, receive(t, depths))
-	}
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = nil
-	cn.writer.mu.Unlock()
-	require.NoError(t, tx.Commit())
-	wg.Wait()
-	return errs
-}
-
 // TestBatchAppliesBroadcastSettingsFirst records PRAGMA foreign_keys = ON through a session
 // of its own connection and then lets inserts in as a batch: the writer applies the setting
 // before the batch opens (inside a transaction it could not), so each insert fails as alone.

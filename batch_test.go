@@ -23,40 +23,47 @@ type batchOutcomeOf struct {
 	err error
 }
 
-// runAsBatch runs the writes through db, each in a goroutine of its own, while a
-// transaction holds the writer: they queue in the order given, and are let in once every one
-// waits, so that the first opens a batch and the others join it in order. It returns each
-// write's outcome, in the order of writes.
-func runAsBatch(t *testing.T, db *sql.DB, cn *Connector, writes []func(context.Context) (sql.Result, error)) []batchOutcomeOf {
+// queueBehindTx holds the writer with a transaction, starts each of fns in a goroutine of
+// its own so that they queue in the order given, then commits the transaction, which lets
+// them in (the first opens a batch and the others join it, in order), and returns their
+// errors, in the order of fns.
+func queueBehindTx(t *testing.T, db *sql.DB, cn *Connector, fns []func() error) []error {
 	t.Helper()
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
 	require.NoError(t, err)
-	depths := make(chan int, len(writes))
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = func(depth int) { depths <- depth }
-	cn.writer.mu.Unlock()
-	out := make([]batchOutcomeOf, len(writes))
+	depths := queued(t, cn)
+	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { errs[i] = fn() })
+		require.Equal(t, i+1, receive(t, depths), "call %d queued behind the ones before it", i)
+	}
+	require.NoError(t, tx.Commit())
+	wg.Wait()
+	return errs
+}
+
+// runAsBatch runs the writes through queueBehindTx and returns each one's outcome, in the
+// order of writes.
+func runAsBatch(t *testing.T, db *sql.DB, cn *Connector, writes []func(context.Context) (sql.Result, error)) []batchOutcomeOf {
+	t.Helper()
+	out := make([]batchOutcomeOf, len(writes))
+	var fns []func() error
 	for i, write := range writes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		fns = append(fns, func() error {
 			res, err := write(context.Background())
-			out[i].err = err
 			if err == nil {
 				out[i].id, _ = res.LastInsertId()
 				out[i].n, _ = res.RowsAffected()
 			}
-		}()
-		require.Equal(t, i+1, <-depths, "write %d queued behind the ones before it", i)
+			return err
+		})
 	}
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = nil
-	cn.writer.mu.Unlock()
-	require.NoError(t, tx.Commit())
-	wg.Wait()
+	for i, err := range queueBehindTx(t, db, cn, fns) {
+		out[i].err = err
+	}
 	return out
 }
 
@@ -200,20 +207,21 @@ func TestBatchDeferredForeignKeyFailsOnlyItsWrite(t *testing.T) {
 	require.Equal(t, 2, n)
 }
 
-// TestBatchCommitFailureFailsEveryWrite refuses every COMMIT with a commit hook: after the
-// batch's COMMIT is refused, each write runs again alone and gets the refusal of its own
-// COMMIT, as on plain mattn, and none is applied.
+// TestBatchCommitFailureFailsEveryWrite refuses, with a commit hook, every COMMIT that wrote
+// to t: after the batch's COMMIT is refused, each write runs again alone and gets the refusal
+// of its own COMMIT, as on plain mattn, and none is applied.
 func TestBatchCommitFailureFailsEveryWrite(t *testing.T) {
-	var refuse sync.Mutex
-	refusing := false
 	cfg, err := ParseDSN(filepath.Join(t.TempDir(), "hook.db"))
 	require.NoError(t, err)
 	cfg.BatchMax = defaultBatchMax // a ConnectHook turns group commit off unless asked for
 	cfg.Driver = &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		wrote := false // the connection's own: its hooks run inside its calls
+		c.RegisterUpdateHook(func(_ int, _, table string, _ int64) { wrote = wrote || table == "t" })
+		c.RegisterRollbackHook(func() { wrote = false })
 		c.RegisterCommitHook(func() int {
-			refuse.Lock()
-			defer refuse.Unlock()
-			if refusing {
+			refuse := wrote
+			wrote = false
+			if refuse {
 				return 1
 			}
 			return 0
@@ -223,37 +231,14 @@ func TestBatchCommitFailureFailsEveryWrite(t *testing.T) {
 	db, cn := openConnector(t, cfg)
 	_, err = db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
 	require.NoError(t, err)
-
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	queued := make(chan struct{})
-	var once sync.Once
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = func(depth int) {
-		if depth == 3 {
-			once.Do(func() { close(queued) })
-		}
+	var writes []func() error
+	for i := range 3 {
+		writes = append(writes, func() error {
+			_, err := db.Exec("INSERT INTO t(v) VALUES (?)", fmt.Sprint(i))
+			return err
+		})
 	}
-	cn.writer.mu.Unlock()
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = db.Exec("INSERT INTO t(v) VALUES (?)", fmt.Sprint(i))
-		}()
-	}
-	<-queued
-	require.NoError(t, tx.Commit()) // nothing to commit: the hook is not asked
-	refuse.Lock()
-	refusing = true
-	refuse.Unlock()
-	wg.Wait()
-	refuse.Lock()
-	refusing = false
-	refuse.Unlock()
-	for i, err := range errs {
+	for i, err := range queueBehindTx(t, db, cn, writes) {
 		var se sqlite3.Error
 		require.ErrorAs(t, err, &se, "write %d", i)
 		require.Equal(t, sqlite3.ErrConstraintCommitHook, se.ExtendedCode, "write %d", i)

@@ -102,15 +102,31 @@ type conn struct {
 
 // classify returns the router's judgement of query.
 func (c *conn) classify(ctx context.Context, query string, gated bool) (*classification, error) {
-	cache := c.cn.router.cache.Load()
-	if c.lastCache == cache && c.lastQuery == query {
-		return c.lastJudgement, nil
+	if cls, ok := c.cachedJudgement(query); ok {
+		return cls, nil
 	}
+	cache := c.cn.router.cache.Load()
 	cls, err := c.cn.router.classify(ctx, query, gated)
 	if err == nil && cls.known && len(query) <= routeTextLimit {
 		c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
 	}
 	return cls, err
+}
+
+// cachedJudgement returns the cached judgement of query, if there is one: the session's last
+// one, or the router's, which becomes the session's last.
+func (c *conn) cachedJudgement(query string) (*classification, bool) {
+	cache := c.cn.router.cache.Load()
+	if c.lastCache == cache && c.lastQuery == query {
+		return c.lastJudgement, true
+	}
+	v, ok := cache.m.Load(query)
+	if !ok {
+		return nil, false
+	}
+	cls := v.(*classification)
+	c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
+	return cls, true
 }
 
 // call is one statement call: its text, its arguments, and the prepared statement it
@@ -324,15 +340,20 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		c.cn.routes.pinned.Add(1)
 		return c.placeOnWriter(ctx, cls)
 	}
-	judged, cls, err := c.judgeOnReader(ctx, query)
-	switch {
-	case err != nil:
-		return placement{}, c.refusedAtClose(err)
-	case judged.conn != nil:
-		return judged, nil
-	case cls == nil:
-		if cls, err = c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0); err != nil {
+	cls, cached := c.cachedJudgement(query)
+	if !cached {
+		judged, judgement, err := c.judgeOnReader(ctx, query)
+		switch {
+		case err != nil:
 			return placement{}, c.refusedAtClose(err)
+		case judged.conn != nil:
+			return judged, nil
+		}
+		cls = judgement
+		if cls == nil {
+			if cls, err = c.classify(ctx, query, len(c.leases) == 0 && c.sessionUses == 0); err != nil {
+				return placement{}, c.refusedAtClose(err)
+			}
 		}
 	}
 	if err := c.dropBesideRows(cls, query); err != nil {
@@ -386,7 +407,8 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	return pl, err
 }
 
-// judgeOnReader judges a statement no judgement is cached for on the reader it would run on,
+// judgeOnReader judges a statement no judgement is cached for (the caller looked) on the
+// reader it would run on,
 // when it may: a single SELECT, WITH or VALUES statement, of a session with nothing of its
 // own (no connection, no transaction, no writer's turn, no rows open), on a WAL database whose readers no
 // ConnectHook may have given an authorizer. When SQLite judges it a read, it is placed on
@@ -399,12 +421,6 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 	// schema) could not be cached for others, so it is made on a classifier.
 	if c.session != nil || c.tx != nil || c.holding || len(c.leases) > 0 || cn.writer == nil || cn.gate != nil ||
 		cn.drv.ConnectHook != nil || strings.IndexByte(query, 0) >= 0 {
-		return placement{}, nil, nil
-	}
-	if c.lastCache == cn.router.cache.Load() && c.lastQuery == query {
-		return placement{}, nil, nil
-	}
-	if _, cached := cn.router.lookup(query); cached {
 		return placement{}, nil, nil
 	}
 	cls, statements := judgeWords(query)
@@ -424,6 +440,7 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 	if err != nil {
 		return placement{}, nil, err
 	}
+	cache := cn.router.cache.Load() // a judgement is the session's last for the cache of before it
 	cls, prepared := cn.router.judgeOn(l.conn, cls, st)
 	if prepared != nil && cls.listsDatabases && c.tempOpen {
 		// database_list lists temp once the session opened it: see choose.
@@ -433,7 +450,7 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 	if cls.known {
 		cn.router.remember(query, cls)
 		if len(query) <= routeTextLimit {
-			c.lastCache, c.lastQuery, c.lastJudgement = cn.router.cache.Load(), query, cls
+			c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
 		}
 	}
 	if prepared == nil {
@@ -923,14 +940,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
-	for {
-		before := c.last
+	return untilSettled(c, func() (driver.Result, error) {
 		res, pl, err := placeAndRun(c, ctx, cl, (*conn).execAt)
 		if err != nil {
-			if c.awaitFailedBatch() {
-				c.last = before
-				continue
-			}
 			return nil, err
 		}
 		c.settleChanges(pl, true)
@@ -941,15 +953,21 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 			res = c.last
 		}
 		c.finish(pl, nil)
-		again, err := c.awaitBatch()
-		if again {
-			c.last = before // nothing of the statement was applied
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
 		return res, nil
+	})
+}
+
+// untilSettled runs one call of the session, and runs it again for as long as the batch it
+// ran in did not apply it (see batch.go), with the session's last_insert_rowid() and
+// changes() as they were before it. It returns the call's outcome once that is final.
+func untilSettled[T any](c *conn, call func() (T, error)) (T, error) {
+	for {
+		before := c.last
+		v, err := call()
+		if !c.awaitBatch() {
+			return v, err
+		}
+		c.last = before // nothing of the statement was applied
 	}
 }
 
@@ -1019,27 +1037,12 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
-	for {
-		before := c.last
+	// Rows of a write in a batch are settled (settleWrite): they hold nothing while the
+	// batch's outcome is awaited. Other rows finish the placement when they close.
+	return untilSettled(c, func() (driver.Rows, error) {
 		r, _, err := placeAndRun(c, ctx, cl, (*conn).queryAt)
-		if err != nil {
-			if c.awaitFailedBatch() {
-				c.last = before
-				continue
-			}
-			return nil, err
-		}
-		// Rows of a write in a batch are settled (settleWrite): they hold nothing.
-		again, err := c.awaitBatch()
-		if again {
-			c.last = before // nothing of the statement was applied
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r, nil // the rows finish the placement when they close
-	}
+		return r, err
+	})
 }
 
 // placeAndRun places a call, runs it with at and, when a reader refused it as a write,

@@ -37,6 +37,33 @@ func openDB(t testing.TB, query string) (*sql.DB, string) {
 	return db, path
 }
 
+// openWALOn opens a database file in a fresh temporary directory with driverName ("sqlite3"
+// or the driver's) in WAL mode, and closes it when the test ends.
+func openWALOn(t testing.TB, driverName string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driverName, filepath.Join(t.TempDir(), "wal.db")+"?_journal_mode=WAL")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// scanValues reads the remaining rows of rows, of n columns each, as their values. It does
+// not check rows.Err.
+func scanValues(t testing.TB, rows *sql.Rows, n int) [][]any {
+	t.Helper()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		out = append(out, vals)
+	}
+	return out
+}
+
 // openConnector opens cfg through NewConnector and sql.OpenDB, and closes it when the test
 // ends.
 func openConnector(t testing.TB, cfg *Config) (*sql.DB, *Connector) {

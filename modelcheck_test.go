@@ -977,23 +977,19 @@ func mcErrText(err error) string {
 }
 
 func mcHasCode(r mcRes, code sqlite3.ErrNo) bool {
-	for _, err := range r.errs {
-		var se sqlite3.Error
-		if errors.As(err, &se) && se.Code == code {
-			return true
-		}
-	}
-	return false
+	return mcHasError(r, func(se sqlite3.Error) bool { return se.Code == code })
 }
 
 func mcHasExtended(r mcRes, code sqlite3.ErrNoExtended) bool {
-	for _, err := range r.errs {
+	return mcHasError(r, func(se sqlite3.Error) bool { return se.ExtendedCode == code })
+}
+
+// mcHasError reports whether one of r's errors is an sqlite3.Error that is.
+func mcHasError(r mcRes, is func(sqlite3.Error) bool) bool {
+	return slices.ContainsFunc(r.errs, func(err error) bool {
 		var se sqlite3.Error
-		if errors.As(err, &se) && se.ExtendedCode == code {
-			return true
-		}
-	}
-	return false
+		return errors.As(err, &se) && is(se)
+	})
 }
 
 func mcBlocked(r mcRes) bool {

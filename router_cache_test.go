@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -92,10 +91,8 @@ func TestJudgementAfterASchemaChangeCommits(t *testing.T) {
 	ctx := context.Background()
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
-			db, err := sql.Open(driverName, filepath.Join(t.TempDir(), "v.db")+"?_journal_mode=WAL")
-			require.NoError(t, err)
-			defer db.Close()
-			_, err = db.Exec("CREATE TABLE t(v); CREATE VIEW v AS SELECT 0 AS id")
+			db := openWALOn(t, driverName)
+			_, err := db.Exec("CREATE TABLE t(v); CREATE VIEW v AS SELECT 0 AS id")
 			require.NoError(t, err)
 			c, err := db.Conn(ctx)
 			require.NoError(t, err)
@@ -184,9 +181,7 @@ func TestFirstTimeStatementsAsOnMattn(t *testing.T) {
 		{sql: "SELECT name FROM pragma_database_list ORDER BY 1"},
 	}
 	run := func(driverName string) []string {
-		db, err := sql.Open(driverName, filepath.Join(t.TempDir(), "f.db")+"?_journal_mode=WAL")
-		require.NoError(t, err)
-		defer db.Close()
+		db := openWALOn(t, driverName)
 		c, err := db.Conn(context.Background())
 		require.NoError(t, err)
 		defer c.Close()
@@ -202,13 +197,7 @@ func TestFirstTimeStatementsAsOnMattn(t *testing.T) {
 			cols, err := rows.Columns()
 			require.NoError(t, err)
 			line := fmt.Sprintf("%s: %v", q.sql, cols)
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				require.NoError(t, rows.Scan(ptrs...))
+			for _, vals := range scanValues(t, rows, len(cols)) {
 				line += fmt.Sprintf(" %v", vals)
 			}
 			line += fmt.Sprintf(" err=%v", rows.Err())

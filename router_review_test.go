@@ -104,10 +104,7 @@ func TestDeferredWriterHoldsTheFile(t *testing.T) {
 func TestJudgementInAnOldSnapshotIsNotCached(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "x.db")
-			db, err := sql.Open(driverName, path+"?_journal_mode=WAL")
-			require.NoError(t, err)
-			defer db.Close()
+			db := openWALOn(t, driverName)
 			mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)", "INSERT INTO t(v) VALUES (0)",
 				"CREATE VIEW v AS SELECT 0 AS x")
 			a, b, c := session(t, db), session(t, db), session(t, db)
@@ -136,10 +133,7 @@ func TestJudgementInAnOldSnapshotIsNotCached(t *testing.T) {
 func TestOldSnapshotDoesNotSeeANewTable(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "x.db")
-			db, err := sql.Open(driverName, path+"?_journal_mode=WAL")
-			require.NoError(t, err)
-			defer db.Close()
+			db := openWALOn(t, driverName)
 			mustExec(t, db, "CREATE TABLE t(v)", "INSERT INTO t VALUES (0)")
 			a, b := session(t, db), session(t, db)
 
@@ -157,10 +151,6 @@ func TestOldSnapshotDoesNotSeeANewTable(t *testing.T) {
 }
 
 // TestJudgementAfterASchemaCommitWithRowsOpen redefines, inside a transaction begun in SQL, a
-// view that read last_insert_rowid() (a statement for the writer) to one that reads a
-// constant, while another session's judgement of a read of it is cached; the transaction
-// commits with rows of it still open on the writer. The other session's read then is a
-// TestJudgementAfterASchemaCommitWithRowsOpen redefines, inside a transaction begun in SQL, a
 // view that read a constant to one that reads last_insert_rowid(), while another session
 // reads the view and so has it judged on the schema of before; the transaction commits with
 // rows of it still open on the writer. The other session's next read of the view is judged
@@ -169,10 +159,7 @@ func TestOldSnapshotDoesNotSeeANewTable(t *testing.T) {
 func TestJudgementAfterASchemaCommitWithRowsOpen(t *testing.T) {
 	for _, driverName := range []string{"sqlite3", DriverName} {
 		t.Run(driverName, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "x.db")
-			db, err := sql.Open(driverName, path+"?_journal_mode=WAL")
-			require.NoError(t, err)
-			defer db.Close()
+			db := openWALOn(t, driverName)
 			mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)", "CREATE VIEW v AS SELECT 0 AS x")
 			a, c := session(t, db), session(t, db)
 			res, err := c.ExecContext(background, "INSERT INTO t(v) VALUES (1)")
@@ -186,19 +173,11 @@ func TestJudgementAfterASchemaCommitWithRowsOpen(t *testing.T) {
 			require.True(t, rows.Next())
 			mustExec(t, a, "COMMIT")
 
-			var queued chan int
+			var depths <-chan int // nil for mattn, which queues nothing
 			if driverName == DriverName {
 				cn, err := connectorOf(db)
 				require.NoError(t, err)
-				queued = make(chan int, 1)
-				cn.writer.mu.Lock()
-				cn.writer.testHookQueued = func(depth int) {
-					select {
-					case queued <- depth:
-					default:
-					}
-				}
-				cn.writer.mu.Unlock()
+				depths = queued(t, cn)
 			}
 			read := make(chan int64, 1)
 			go func() {
@@ -210,7 +189,7 @@ func TestJudgementAfterASchemaCommitWithRowsOpen(t *testing.T) {
 			}()
 			var got int64
 			select {
-			case <-queued: // waits for the writer, which a's rows hold
+			case <-depths: // waits for the writer, which a's rows hold
 				require.NoError(t, rows.Close())
 				got = <-read
 			case got = <-read:

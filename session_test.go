@@ -103,13 +103,7 @@ func runSessionScript(t *testing.T, script []string, c *sql.Conn, interfere func
 		}
 		var line []string
 		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
+		for _, vals := range scanValues(t, rows, len(cols)) {
 			line = append(line, fmt.Sprint(vals...))
 		}
 		if err := rows.Err(); err != nil {
