@@ -35,8 +35,9 @@ func TestBatchWritesAppliedExactlyWhenReported(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)",
 		"CREATE TRIGGER rb BEFORE INSERT ON t WHEN NEW.v LIKE '%r' BEGIN SELECT RAISE(ROLLBACK, 'rb'); END")
 	type rec struct {
-		v  string
-		ok bool
+		v, kind string
+		ok      bool
+		err     error
 	}
 	var mu sync.Mutex
 	var recs []rec
@@ -58,12 +59,15 @@ func TestBatchWritesAppliedExactlyWhenReported(t *testing.T) {
 					time.AfterFunc(d, cancel)
 				}
 				var err error
+				kind := "exec"
 				if k := r.IntN(40); k == 0 {
+					kind = "WithWriter"
 					err = cn.WithWriter(ctx, func(c *sqlite3.SQLiteConn) error {
 						_, e := c.Exec("INSERT INTO t(v) VALUES ('"+v+"')", nil)
 						return e
 					})
 				} else if k == 1 {
+					kind = "transaction"
 					tx, e := db.BeginTx(ctx, nil)
 					if e == nil {
 						if _, e = tx.Exec("INSERT INTO t(v) VALUES (?)", v); e == nil {
@@ -83,15 +87,23 @@ func TestBatchWritesAppliedExactlyWhenReported(t *testing.T) {
 				} else if r.IntN(2) == 0 {
 					_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (slow(?))", v)
 				} else {
-					var id int64
-					err = db.QueryRowContext(ctx, "INSERT INTO t(v) VALUES (slow(?)) RETURNING id", v).Scan(&id)
+					// What reports the write is Query: a context that ends after it
+					// returned shows in Rows.Err, from database/sql, whatever the driver
+					// did (README, Writes sent through Query).
+					kind = "query returning"
+					var rows *sql.Rows
+					if rows, err = db.QueryContext(ctx, "INSERT INTO t(v) VALUES (slow(?)) RETURNING id", v); err == nil {
+						for rows.Next() {
+						}
+						rows.Close()
+					}
 				}
 				cancel()
 				if v == "" {
 					continue
 				}
 				mu.Lock()
-				recs = append(recs, rec{v, err == nil})
+				recs = append(recs, rec{v: v, kind: kind, ok: err == nil, err: err})
 				mu.Unlock()
 			}
 		})
@@ -111,7 +123,7 @@ func TestBatchWritesAppliedExactlyWhenReported(t *testing.T) {
 		if (got[r.v] == 1) != r.ok || got[r.v] > 1 {
 			bad++
 			if bad < 10 {
-				t.Errorf("%s: reported ok=%v, rows=%d", r.v, r.ok, got[r.v])
+				t.Errorf("%s (%s): reported ok=%v (%v), rows=%d", r.v, r.kind, r.ok, r.err, got[r.v])
 			}
 		}
 	}
