@@ -5,6 +5,8 @@ package sqliteserial
 import (
 	"context"
 	"time"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/route"
 )
 
 // Group commit. A unit of work that holds the writer's turn for a batchable statement (one
@@ -203,9 +205,9 @@ func (w *writer) abandonBatch() {
 
 // batchable reports whether the statement judged cls, run by the session now, may join a
 // batch.
-func (c *conn) batchable(cls *classification) bool {
+func (c *conn) batchable(cls *route.Classification) bool {
 	cn := c.cn
-	return cls.settles && cls.known && len(cls.settings) == 0 && !c.runAlone && c.session == nil && c.tx == nil &&
+	return cls.Settles && cls.Known && len(cls.Settings) == 0 && !c.runAlone && c.session == nil && c.tx == nil &&
 		!c.sqlTx && !c.holding && cn.gate == nil && !cn.topo.memory && !cn.exclusive.Load() && cn.writer.batchMax > 1
 }
 

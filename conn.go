@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/route"
 )
 
 var (
@@ -81,7 +83,7 @@ type conn struct {
 	// lastQuery and lastJudgement are the session's last classification, from the
 	// router's cache as lastCache was: a session often runs one statement again and again.
 	lastQuery     string
-	lastJudgement *classification
+	lastJudgement *route.Classification
 	lastCache     *routeCache
 
 	// batchWait is the outcome of the batch the session's last statement ran in, which its
@@ -101,13 +103,13 @@ type conn struct {
 }
 
 // classify returns the router's judgement of query.
-func (c *conn) classify(ctx context.Context, query string, gated bool) (*classification, error) {
+func (c *conn) classify(ctx context.Context, query string, gated bool) (*route.Classification, error) {
 	if cls, ok := c.cachedJudgement(query); ok {
 		return cls, nil
 	}
 	cache := c.cn.router.cache.Load()
 	cls, err := c.cn.router.classify(ctx, query, gated)
-	if err == nil && cls.known && len(query) <= routeTextLimit {
+	if err == nil && cls.Known && len(query) <= routeTextLimit {
 		c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
 	}
 	return cls, err
@@ -115,7 +117,7 @@ func (c *conn) classify(ctx context.Context, query string, gated bool) (*classif
 
 // cachedJudgement returns the cached judgement of query, if there is one: the session's last
 // one, or the router's, which becomes the session's last.
-func (c *conn) cachedJudgement(query string) (*classification, bool) {
+func (c *conn) cachedJudgement(query string) (*route.Classification, bool) {
 	cache := c.cn.router.cache.Load()
 	if c.lastCache == cache && c.lastQuery == query {
 		return c.lastJudgement, true
@@ -124,7 +126,7 @@ func (c *conn) cachedJudgement(query string) (*classification, bool) {
 	if !ok {
 		return nil, false
 	}
-	cls := v.(*classification)
+	cls := v.(*route.Classification)
 	c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
 	return cls, true
 }
@@ -204,7 +206,7 @@ const (
 type placement struct {
 	conn *physConn
 	kind placeKind
-	cls  *classification
+	cls  *route.Classification
 	// lease is the reader lease of a statement on a reader.
 	lease *readerLease
 	// retry is set for a reader chosen by classification: a write that fails there as
@@ -226,7 +228,7 @@ type placement struct {
 // failing before its first step.
 func (c *conn) settleChanges(pl placement, ran bool) {
 	if pl.entered {
-		pl.conn.ledger.leave(pl.conn.h, ran && (pl.cls.dml || pl.cls.mayChange))
+		pl.conn.ledger.leave(pl.conn.h, ran && (pl.cls.DML || pl.cls.MayChange))
 	}
 }
 
@@ -306,7 +308,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		// In exclusive locking mode no other connection can read the file, the classifier
 		// included: everything runs on the writer, judged by its words.
 		c.cn.routes.writer.Add(1)
-		return c.placeOnWriter(ctx, unpreparedJudgement(query))
+		return c.placeOnWriter(ctx, route.Unprepared(query))
 	}
 	if c.holding {
 		// A transaction or open rows hold the writer's turn for the session: everything
@@ -320,17 +322,17 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		if err := c.dropBesideRows(cls, query); err != nil {
 			return placement{}, err
 		}
-		if len(cls.settings) > 0 && c.session == nil && (c.tx != nil || c.sqlTx) {
-			c.saveSettings(cls.settings)
+		if len(cls.Settings) > 0 && c.session == nil && (c.tx != nil || c.sqlTx) {
+			c.saveSettings(cls.Settings)
 		}
-		if cls.pins && c.session == nil && c.tx == nil && !c.sqlTx {
+		if cls.Pins && c.session == nil && c.tx == nil && !c.sqlTx {
 			// Only rows of a statement hold the turn, not a transaction: the statement's
 			// state is the session's own as always.
 			if err := c.openSession(); err != nil {
 				return placement{}, err
 			}
 		}
-		if cls.listsDatabases && !c.tempOpen && c.session == nil && cls.route == toReader && c.cn.gate == nil {
+		if cls.ListsDatabases && !c.tempOpen && c.session == nil && cls.Route == route.Reader && c.cn.gate == nil {
 			// database_list is no part of the transaction, and the shared writer may have
 			// opened its temp database for others: a reader lists what the session's
 			// connection would.
@@ -359,7 +361,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	if err := c.dropBesideRows(cls, query); err != nil {
 		return placement{}, err
 	}
-	if c.session == nil && (cls.pins || (c.cn.writer == nil && cls.txControl)) {
+	if c.session == nil && (cls.Pins || (c.cn.writer == nil && cls.TxControl)) {
 		// The statement makes state of the session's own: it moves to a connection of its
 		// own, from this statement on. (On a read-only database that includes
 		// transactions begun in SQL, which have no writer to hold.)
@@ -369,7 +371,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 	}
 	// A script that begins a transaction and sets a pragma in it (BEGIN; PRAGMA ...) saves
 	// the settings it changes, once it holds the writer's turn (see below).
-	save := len(cls.settings) > 0 && c.session == nil && (cls.beginsTx || !cls.known)
+	save := len(cls.Settings) > 0 && c.session == nil && (cls.BeginsTx || !cls.Known)
 	switch {
 	case c.session != nil:
 		c.cn.routes.pinned.Add(1)
@@ -381,14 +383,14 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 		// A read-only database: everything runs on a reader, and SQLite refuses writes.
 		c.cn.routes.reader.Add(1)
 		return c.placeForRead(ctx, cls)
-	case cls.route == toWriter:
+	case cls.Route == route.Writer:
 		c.cn.routes.writer.Add(1)
 		pl, err := c.placeWrite(ctx, cls, c.batchable(cls))
 		if err == nil && save {
-			c.saveSettings(cls.settings)
+			c.saveSettings(cls.Settings)
 		}
 		return pl, err
-	case cls.listsDatabases && c.tempOpen:
+	case cls.ListsDatabases && c.tempOpen:
 		// Readers never keep their temp database open; the writer, with its own open,
 		// lists what the session's connection would.
 		c.cn.routes.writer.Add(1)
@@ -415,7 +417,7 @@ func (c *conn) choose(ctx context.Context, query string) (placement, error) {
 // that reader with the statement prepared there, so that a new statement costs one prepare,
 // as on mattn. Otherwise the reader is given back and the judgement returned, for the
 // statement to be placed as judged; cls is nil when the statement is not judged here.
-func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, cls *classification, err error) {
+func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, cls *route.Classification, err error) {
 	cn := c.cn
 	// A session with rows open reads their snapshot: a judgement made there (on an older
 	// schema) could not be cached for others, so it is made on a classifier.
@@ -423,15 +425,15 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 		cn.drv.ConnectHook != nil || strings.IndexByte(query, 0) >= 0 {
 		return placement{}, nil, nil
 	}
-	cls, statements := judgeWords(query)
-	if len(statements) != 1 || cls.route != toReader {
+	cls, statements := route.JudgeWords(query)
+	if len(statements) != 1 || cls.Route != route.Reader {
 		return placement{}, nil, nil
 	}
 	st := statements[0]
-	if st.keyword != "SELECT" && st.keyword != "WITH" && st.keyword != "VALUES" {
+	if st.Keyword != "SELECT" && st.Keyword != "WITH" && st.Keyword != "VALUES" {
 		return placement{}, nil, nil
 	}
-	if rest := strings.TrimRight(query, " \t\n\r\f"); rest != st.sql && rest != st.sql+";" {
+	if rest := strings.TrimRight(query, " \t\n\r\f"); rest != st.SQL && rest != st.SQL+";" {
 		// Something follows the statement (a comment after its semicolon), which mattn
 		// prepares and runs as a statement of its own.
 		return placement{}, nil, nil
@@ -442,12 +444,12 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 	}
 	cache := cn.router.cache.Load() // a judgement is the session's last for the cache of before it
 	cls, prepared := cn.router.judgeOn(l.conn, cls, st)
-	if prepared != nil && cls.listsDatabases && c.tempOpen {
+	if prepared != nil && cls.ListsDatabases && c.tempOpen {
 		// database_list lists temp once the session opened it: see choose.
 		prepared.Close()
 		prepared = nil
 	}
-	if cls.known {
+	if cls.Known {
 		cn.router.remember(query, cls)
 		if len(query) <= routeTextLimit {
 			c.lastCache, c.lastQuery, c.lastJudgement = cache, query, cls
@@ -456,7 +458,7 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 	if prepared == nil {
 		// Preparing a statement on the temp schema opens the reader's temp database, as
 		// may one SQLite could not prepare: the reader is closed (see releaseReader).
-		l.opensTemp = l.opensTemp || cls.opensTemp || !cls.known
+		l.opensTemp = l.opensTemp || cls.OpensTemp || !cls.Known
 		c.releaseReader(l, nil)
 		return placement{}, cls, nil
 	}
@@ -469,11 +471,11 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 // while another statement of the connection is under way. The classifier judges tables it
 // sees; one only the session's connection, or the writer it holds, knows (a temp table) is
 // judged there.
-func (c *conn) dropBesideRows(cls *classification, query string) error {
-	if len(c.leases) == 0 || !cls.drops {
+func (c *conn) dropBesideRows(cls *route.Classification, query string) error {
+	if len(c.leases) == 0 || !cls.Drops {
 		return nil
 	}
-	destroys := cls.destroys
+	destroys := cls.Destroys
 	if p := c.session; !destroys && p == nil && c.holding && c.cn.writer != nil {
 		destroys = destroysOn(c.cn.writer.conn, query)
 	} else if !destroys && p != nil {
@@ -491,11 +493,11 @@ func destroysOn(p *physConn, query string) bool {
 	if p == nil {
 		return false
 	}
-	for _, st := range splitStatements(query) {
-		if st.keyword != "DROP" {
+	for _, st := range route.Split(query) {
+		if st.Keyword != "DROP" {
 			continue
 		}
-		r, err := p.QueryContext(context.Background(), "EXPLAIN "+st.sql, nil)
+		r, err := p.QueryContext(context.Background(), "EXPLAIN "+st.SQL, nil)
 		if err != nil {
 			continue
 		}
@@ -514,15 +516,15 @@ func destroysOn(p *physConn, query string) bool {
 // sessionWrites reports whether a statement of a session with its own connection needs the
 // writer's turn. When the classifier could not prepare it (it names the session's temp
 // tables, say), the session's connection judges it instead.
-func (c *conn) sessionWrites(cls *classification, query string) bool {
-	if cls.known || cls.route == toReader {
-		return cls.route == toWriter
+func (c *conn) sessionWrites(cls *route.Classification, query string) bool {
+	if cls.Known || cls.Route == route.Reader {
+		return cls.Route == route.Writer
 	}
-	for _, st := range splitStatements(query) {
-		if writerKeywords[st.keyword] {
+	for _, st := range route.Split(query) {
+		if route.WriterKeyword(st.Keyword) {
 			return true
 		}
-		s, err := c.session.PrepareContext(context.Background(), st.sql)
+		s, err := c.session.PrepareContext(context.Background(), st.SQL)
 		if err != nil {
 			return true // let it fail where a write would run
 		}
@@ -538,16 +540,16 @@ func (c *conn) sessionWrites(cls *classification, query string) bool {
 // placeOnWriter takes the writer's turn for the session, waiting in its queue unless it
 // holds it already, and places the statement on the session's own connection or the
 // shared writer.
-func (c *conn) placeOnWriter(ctx context.Context, cls *classification) (placement, error) {
+func (c *conn) placeOnWriter(ctx context.Context, cls *route.Classification) (placement, error) {
 	return c.placeWrite(ctx, cls, false)
 }
 
 // placeWrite is placeOnWriter for a statement that says whether it may join a batch (see
 // batch.go).
-func (c *conn) placeWrite(ctx context.Context, cls *classification, batchable bool) (placement, error) {
+func (c *conn) placeWrite(ctx context.Context, cls *route.Classification, batchable bool) (placement, error) {
 	w := c.cn.writer
 	c.runAlone = false
-	if !cls.readsOnly {
+	if !cls.ReadsOnly {
 		c.reader = nil // the session's later reads must see what this statement writes
 	}
 	var batch *batchOutcome
@@ -583,7 +585,7 @@ func (c *conn) entered(pl placement) placement {
 
 // placeForRead places a statement that does not write: on the session's own connection if
 // it has one, else on a reader.
-func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement, error) {
+func (c *conn) placeForRead(ctx context.Context, cls *route.Classification) (placement, error) {
 	if c.session != nil {
 		if err := c.acquireSessionRead(ctx); err != nil {
 			return placement{}, err
@@ -601,7 +603,7 @@ func (c *conn) placeForRead(ctx context.Context, cls *classification) (placement
 // reader, or the session's own connection. The session may have got a connection of its own
 // since t began (the end of rows of an earlier transaction on the shared writer carries the
 // settings it made out to one), and t's statements still read t's snapshot, query-only.
-func (c *conn) placeInReadTx(ctx context.Context, t *tx, cls *classification) (placement, error) {
+func (c *conn) placeInReadTx(ctx context.Context, t *tx, cls *route.Classification) (placement, error) {
 	if t.pl.kind != onReader {
 		return c.placeForRead(ctx, cls)
 	}
@@ -617,7 +619,7 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 	}
 	c.cn.routes.retried.Add(1)
 	corrected := *pl.cls
-	corrected.route = toWriter
+	corrected.Route = route.Writer
 	c.cn.router.remember(query, &corrected)
 	c.lastCache = nil
 	return true
@@ -626,7 +628,7 @@ func (c *conn) misrouted(pl placement, query string, err error) bool {
 // finish gives back what place took, once the statement (and its rows) are done; err is
 // the statement's error.
 func (c *conn) finish(pl placement, err error) {
-	c.tempOpen = c.tempOpen || pl.cls.opensTemp
+	c.tempOpen = c.tempOpen || pl.cls.OpensTemp
 	switch pl.kind {
 	case onWriter:
 		c.afterWriter(pl, err)
@@ -638,8 +640,8 @@ func (c *conn) finish(pl placement, err error) {
 		}
 		// A reader is checked for a transaction left open only after a statement that
 		// could have begun one; that check is a call into SQLite on every read otherwise.
-		pl.lease.suspect = pl.lease.suspect || !pl.cls.known || pl.cls.txControl
-		pl.lease.opensTemp = pl.lease.opensTemp || pl.cls.opensTemp
+		pl.lease.suspect = pl.lease.suspect || !pl.cls.Known || pl.cls.TxControl
+		pl.lease.opensTemp = pl.lease.opensTemp || pl.cls.OpensTemp
 		c.releaseReader(pl.lease, err)
 	}
 }
@@ -688,7 +690,7 @@ func (c *conn) afterWriter(pl placement, err error) {
 		// Only a statement that may begin or end a transaction can change whether the
 		// connection is inside one; asking SQLite is a call into it on every write.
 		inTx := c.sqlTx
-		if c.sqlTx || !pl.cls.known || pl.cls.txControl {
+		if c.sqlTx || !pl.cls.Known || pl.cls.TxControl {
 			inTx = !p.AutoCommit()
 		}
 		if !inTx && !c.txLocal {
@@ -708,26 +710,26 @@ func (c *conn) afterWriter(pl placement, err error) {
 		c.sqlTx = inTx
 		if err == nil && !inTx {
 			// Broadcast pragma settings made outside a transaction apply everywhere.
-			c.cn.pragmas.record(pl.cls.settings)
+			c.cn.pragmas.record(pl.cls.Settings)
 		}
 	}
 	if err == nil && (c.sqlTx || c.tx != nil) && p != nil && p == c.cn.writer.conn && !c.cn.exclusive.Load() &&
-		(pl.cls.pins || len(pl.cls.settings) > 0 || (!pl.cls.known && pl.cls.schema)) {
+		(pl.cls.Pins || len(pl.cls.Settings) > 0 || (!pl.cls.Known && pl.cls.Schema)) {
 		c.txLocal = true
 	}
-	if err == nil && pl.cls.lockingMode != "" && p != nil && p == c.cn.writer.conn {
-		if pl.cls.lockingMode == "NORMAL" && p.AutoCommit() {
+	if err == nil && pl.cls.LockingMode != "" && p != nil && p == c.cn.writer.conn {
+		if pl.cls.LockingMode == "NORMAL" && p.AutoCommit() {
 			// SQLite gives up the file's exclusive lock at the writer's next access to it:
 			// before readers and the classifier open it again.
 			_, _ = p.ExecContext(context.Background(), "SELECT 1 FROM sqlite_schema LIMIT 1", nil)
 		}
-		c.cn.setExclusive(pl.cls.lockingMode == "EXCLUSIVE")
+		c.cn.setExclusive(pl.cls.LockingMode == "EXCLUSIVE")
 	}
-	if pl.cls.schema {
+	if pl.cls.Schema {
 		c.cn.router.invalidate()
 		c.schemaHeld = c.schemaHeld || c.holding
 	}
-	if pl.cls.fileChange {
+	if pl.cls.FileChange {
 		c.cn.readers.fileChanged()
 	}
 	c.releaseWriterIfIdle()
@@ -735,17 +737,17 @@ func (c *conn) afterWriter(pl placement, err error) {
 
 // saveSettings records, before a statement of the session's transaction on the shared
 // writer sets them, the values of pragmas not recorded yet in that transaction.
-func (c *conn) saveSettings(settings []pragmaSetting) {
+func (c *conn) saveSettings(settings []route.Setting) {
 	w := c.cn.writer.conn
 	for _, s := range settings {
-		if _, ok := c.txSettings[s.name]; ok || w == nil {
+		if _, ok := c.txSettings[s.Name]; ok || w == nil {
 			continue
 		}
-		if v, err := queryText(w.SQLiteConn, "PRAGMA "+s.name); err == nil {
+		if v, err := queryText(w.SQLiteConn, "PRAGMA "+s.Name); err == nil {
 			if c.txSettings == nil {
 				c.txSettings = make(map[string]string)
 			}
-			c.txSettings[s.name] = v
+			c.txSettings[s.Name] = v
 		}
 	}
 }
@@ -946,7 +948,7 @@ func (c *conn) exec(ctx context.Context, cl call) (driver.Result, error) {
 			return nil, err
 		}
 		c.settleChanges(pl, true)
-		if !pl.cls.empty && !(pl.cls.returns && pl.kind == onWriter) {
+		if !pl.cls.Empty && !(pl.cls.Returns && pl.kind == onWriter) {
 			// mattn's result carries the connection's last_insert_rowid() and changes(),
 			// also for a statement that changed nothing (but for a string with no statement
 			// at all): those are the session's own.
@@ -996,7 +998,7 @@ func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result
 	var res driver.Result
 	var err error
 	switch {
-	case pl.cls.returns && pl.kind == onWriter:
+	case pl.cls.Returns && pl.kind == onWriter:
 		res, err = c.execReturning(sctx, pl, cl)
 	case cl.runsPrepared(pl):
 		res, err = pl.prepared.ExecContext(sctx, cl.args)
@@ -1073,7 +1075,7 @@ func placeAndRun[T any](c *conn, ctx context.Context, cl call, at func(*conn, co
 func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows, error) {
 	if pl.kind == onWriter && c.tx == nil && !c.sqlTx && c.writeRows == 0 && (pl.batch != nil || pl.conn.AutoCommit()) {
 		// Rows that would hold the writer's turn outside a transaction are read at once.
-		if pl.cls.settles {
+		if pl.cls.Settles {
 			return c.settleWrite(ctx, pl, cl)
 		}
 		return c.bufferRead(ctx, pl, cl)
@@ -1106,15 +1108,15 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	var cls *classification
+	var cls *route.Classification
 	var err error
 	if c.cn.exclusive.Load() && c.session == nil {
-		cls = unpreparedJudgement(query)
+		cls = route.Unprepared(query)
 	} else if cls, err = c.classify(ctx, query, !c.holding && len(c.leases) == 0 && c.sessionUses == 0); err != nil {
 		return nil, err
 	}
-	n := cls.numInput
-	if !cls.known {
+	n := cls.NumInput
+	if !cls.Known {
 		pl, err := c.place(ctx, query)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/route"
 )
 
 var (
@@ -290,6 +292,9 @@ type physConn struct {
 	closed      atomic.Bool
 	// h is the connection's sqlite3 handle, for the calls mattn does not expose.
 	h dbHandle
+	// rec is the connection's authorizer, on a classifier and on a reader that judged a
+	// statement (see router.judgeOn); nil elsewhere. Only the connection's user uses it.
+	rec *route.Recorder
 	// ledger makes the connection report the last_insert_rowid() and changes() of the
 	// session whose statement runs on it (see lastchange.go). Only the connection's user
 	// touches it.
@@ -398,7 +403,11 @@ func (p *physConn) Close() error {
 	}
 	p.preparedMu.Unlock()
 	openPhysical.Add(-1)
-	return p.SQLiteConn.Close()
+	err := p.SQLiteConn.Close()
+	if p.rec != nil {
+		p.rec.Free()
+	}
+	return err
 }
 
 // prepared returns s prepared on p, preparing it the first time. Only p's current user

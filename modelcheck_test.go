@@ -58,6 +58,7 @@ import (
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+
 	_ "github.com/sqlite-serial/sqlite-serial"
 )
 

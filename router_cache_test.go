@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/route"
 )
 
 // TestLongTextsAreNotKeptAlive runs many distinct statements of a mebibyte each (a value
@@ -48,10 +50,10 @@ func TestRouteCacheIsBoundedInBytes(t *testing.T) {
 	r := newRouter(nil, nil)
 	text := strings.Repeat("x", routeTextLimit)
 	for i := 0; i*routeTextLimit <= routeCacheBytes+routeTextLimit; i++ {
-		r.remember(fmt.Sprint(i, text), &classification{known: true})
+		r.remember(fmt.Sprint(i, text), &route.Classification{Known: true})
 		require.LessOrEqual(t, r.cache.Load().bytes.Load(), int64(routeCacheBytes+2*routeTextLimit))
 	}
-	r.remember(text+text, &classification{known: true})
+	r.remember(text+text, &route.Classification{Known: true})
 	_, cached := r.lookup(text + text)
 	require.False(t, cached, "a text longer than routeTextLimit is not cached")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/route"
 )
 
 // TestStatsCountAKnownWorkload runs a known sequence of statements and checks every count
@@ -34,7 +36,7 @@ func TestStatsCountAKnownWorkload(t *testing.T) {
 	queryInt(t, ro, "SELECT count(*) FROM t") // pinned 5
 	queryInt(t, ro, "SELECT max(v) FROM t")   // pinned 6
 	require.NoError(t, ro.Commit())
-	cn.router.remember("INSERT INTO t VALUES (200)", &classification{route: toReader, known: true})
+	cn.router.remember("INSERT INTO t VALUES (200)", &route.Classification{Route: route.Reader, Known: true})
 	mustExec(t, db, "INSERT INTO t VALUES (200)") // reader 6, acquisition 7, retried 1, unit 13
 
 	hold, err := db.Begin() // pinned 7, unit 14

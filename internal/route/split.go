@@ -1,17 +1,17 @@
-package sqliteserial
+package route
 
 import "strings"
 
-// statementText is one statement of a SQL string, as split by splitStatements.
-type statementText struct {
-	// sql is the statement's text, without its terminating semicolon.
-	sql string
-	// keyword is the statement's first word in upper case, such as "SELECT" or "WITH"; it is
+// Statement is one statement of a SQL string, as Split splits it.
+type Statement struct {
+	// SQL is the statement's text, without its terminating semicolon.
+	SQL string
+	// Keyword is the statement's first word in upper case, such as "SELECT" or "WITH"; it is
 	// empty when the first token is not a word.
-	keyword string
+	Keyword string
 }
 
-// splitStatements splits sql into its statements, where SQLite's own splitting ends them,
+// Split splits sql into its statements, where SQLite's own splitting ends them,
 // and drops the pieces that hold nothing but white space and comments.
 //
 // It follows SQLite's tokenizer (tokenize.c) for every token that can hide a semicolon:
@@ -21,8 +21,8 @@ type statementText struct {
 // less, because an extra split only yields a fragment that fails to prepare and so goes to
 // the writer, while a missed split could hide a write: it goes on after a NUL byte, where
 // SQLite stops reading.
-func splitStatements(sql string) []statementText {
-	var out []statementText
+func Split(sql string) []Statement {
+	var out []Statement
 	start := 0             // start of the current statement
 	keyword := ""          // its first word
 	hasToken := false      // whether it has a token other than white space or a comment
@@ -33,7 +33,7 @@ func splitStatements(sql string) []statementText {
 		switch {
 		case kind == tokenSemicolon && state == completeStart:
 			if hasToken {
-				out = append(out, statementText{sql: sql[start:i], keyword: keyword})
+				out = append(out, Statement{SQL: sql[start:i], Keyword: keyword})
 			}
 			start, keyword, hasToken = i+n, "", false
 		case kind == tokenSpace, kind == tokenSemicolon:
@@ -46,7 +46,7 @@ func splitStatements(sql string) []statementText {
 		i += n
 	}
 	if hasToken {
-		out = append(out, statementText{sql: sql[start:], keyword: keyword})
+		out = append(out, Statement{SQL: sql[start:], Keyword: keyword})
 	}
 	return out
 }
