@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sqlite-serial/sqlite-serial/internal/route"
+	"github.com/sqlite-serial/sqlite-serial/internal/turn"
 )
 
 // Group commit. A unit of work that holds the writer's turn for a batchable statement (one
@@ -69,11 +70,18 @@ type batchOutcome struct {
 	rerun bool
 }
 
-// batchGoesOnLocked reports whether the batch open on the writer stays open for the head of
-// the queue. It is called with w.mu held.
-func (w *writer) batchGoesOnLocked(now time.Time) bool {
-	return !w.closing && len(w.queue) > 0 && w.queue[0].batchable && w.batch.n < w.batchMax &&
-		now.Sub(w.batch.began) < batchTime
+// Ends reports whether the batch open on the writer, if any, must be committed before the
+// turn passes to next, the head of the queue (when waiting is set): unless next may join it
+// and the batch is under batchMax statements and batchTime old. The turn asks it under its
+// lock, from the holder that releases it (see turn.Batch).
+func (w *writer) Ends(next turn.Unit, waiting bool) bool {
+	return w.batch.open && !(waiting && next.Batchable && w.batch.n < w.batchMax && time.Since(w.batch.began) < batchTime)
+}
+
+// End commits the batch open on the writer, for the holder that releases the turn (see
+// turn.Batch).
+func (w *writer) End() {
+	w.commitBatch()
 }
 
 // joinBatch makes the holder's batchable statement part of the batch open on the writer,
@@ -86,10 +94,7 @@ func (w *writer) joinBatch() *batchOutcome {
 		return nil
 	}
 	if !w.batch.open {
-		w.mu.Lock()
-		waiting := len(w.queue) > 0 && w.queue[0].batchable
-		w.mu.Unlock()
-		if !waiting || !p.AutoCommit() {
+		if !w.turn.NextBatchable() || !p.AutoCommit() {
 			return nil
 		}
 		if _, err := p.run(context.Background(), "BEGIN IMMEDIATE"); err != nil {
@@ -174,7 +179,7 @@ func (w *writer) commitBatch() {
 	}
 	ob.err = err
 	close(ob.done)
-	w.mu.Lock()
+	w.statsMu.Lock()
 	if err != nil {
 		w.stats.batchesRolledBack++
 	} else {
@@ -182,7 +187,7 @@ func (w *writer) commitBatch() {
 		w.stats.batched += uint64(n)
 		w.stats.batchMax = max(w.stats.batchMax, n)
 	}
-	w.mu.Unlock()
+	w.statsMu.Unlock()
 	// The units of the batch skipped the WAL's check (see release): the batch counts as one
 	// unit that held the writer while it was open.
 	w.afterUnit(time.Since(began))
@@ -198,9 +203,9 @@ func (w *writer) abandonBatch() {
 	w.batch = writeBatch{}
 	ob.rerun = true
 	close(ob.done)
-	w.mu.Lock()
+	w.statsMu.Lock()
 	w.stats.batchesRolledBack++
-	w.mu.Unlock()
+	w.statsMu.Unlock()
 }
 
 // batchable reports whether the statement judged cls, run by the session now, may join a

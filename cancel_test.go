@@ -242,7 +242,8 @@ func TestRandomCancellations(t *testing.T) {
 	t.Logf("%d calls cancelled; %d writes kept, %d refused; %d group commits", cancelled.Load(), kept, refused, batches)
 
 	require.NoError(t, db.Close(), "Close finds the writer free and every reader back")
-	require.False(t, cn.writer.held)
+	_, _, held := cn.writer.turn.Holder()
+	require.False(t, held)
 }
 
 // cancelPoint provides the SQL functions of TestCancellationAtEachPoint, which cancel a
@@ -343,10 +344,9 @@ func TestCancellationAtEachPoint(t *testing.T) {
 		defer cancel()
 		_, err := db.ExecContext(ctx, "INSERT INTO other VALUES (1)")
 		require.NoError(t, err, "a write after the cancelled call gets the writer")
-		cn.writer.mu.Lock()
-		held, depth := cn.writer.held, len(cn.writer.queue)
-		cn.writer.mu.Unlock()
+		_, _, held := cn.writer.turn.Holder()
 		require.False(t, held, "the writer is free")
+		_, depth := cn.writer.turn.Stats()
 		require.Zero(t, depth)
 	}
 	// queryWrite runs a write through QueryContext and, when QueryContext succeeds, reads

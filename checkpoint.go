@@ -69,12 +69,12 @@ func (w *writer) afterUnit(held time.Duration) {
 		return
 	}
 	complete := w.checkpointWAL() == nil
-	w.mu.Lock()
+	w.statsMu.Lock()
 	w.stats.checkpoints.runs++
 	if !complete {
 		w.stats.checkpoints.incomplete++
 	}
-	w.mu.Unlock()
+	w.statsMu.Unlock()
 }
 
 // checkpointWAL checkpoints the WAL and truncates it, as the comment at the top of this

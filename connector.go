@@ -165,7 +165,7 @@ func (cn *Connector) start() error {
 	}
 	var g *gate
 	if !cn.topo.readOnly {
-		w := &writer{limit: cn.cfg.WriteWait, batchMax: cn.cfg.BatchMax}
+		w := newWriter(cn.cfg.WriteWait, cn.cfg.BatchMax)
 		switch {
 		case w.batchMax != 0:
 		case cn.drv.ConnectHook != nil:
@@ -614,11 +614,11 @@ func (cn *Connector) Stats() Stats {
 	w, readers := cn.writer, cn.readers
 	cn.startMu.Unlock()
 	if w != nil {
-		ws, depth := w.snapshot()
+		ws, ts, depth := w.snapshot()
 		s.WriterQueueDepth = depth
-		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ws.units, ws.waits, ws.gaveUp
-		s.WriterWaitTotal, s.WriterWaitMax = ws.waitTotal, ws.waitMax
-		s.WriterHoldTotal, s.WriterHoldMax = ws.holdTotal, ws.holdMax
+		s.WriterUnits, s.WriterWaits, s.WriterGaveUp = ts.Units, ts.Waits, ts.GaveUp
+		s.WriterWaitTotal, s.WriterWaitMax = ts.WaitTotal, ts.WaitMax
+		s.WriterHoldTotal, s.WriterHoldMax = ts.HoldTotal, ts.HoldMax
 		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
 		s.Batches, s.BatchedWrites, s.BatchMax, s.BatchesRolledBack = ws.batches, ws.batched, ws.batchMax, ws.batchesRolledBack
 		s.WriterHeldBy, s.WriterHeldFor = w.holder()

@@ -134,14 +134,8 @@ func queued(t testing.TB, cn *Connector) <-chan int {
 	t.Helper()
 	require.NoError(t, cn.start())
 	ch := make(chan int, 1024)
-	cn.writer.mu.Lock()
-	cn.writer.testHookQueued = func(depth int) { ch <- depth }
-	cn.writer.mu.Unlock()
-	t.Cleanup(func() {
-		cn.writer.mu.Lock()
-		cn.writer.testHookQueued = nil
-		cn.writer.mu.Unlock()
-	})
+	cn.writer.turn.OnQueued(func(depth int) { ch <- depth })
+	t.Cleanup(func() { cn.writer.turn.OnQueued(nil) })
 	return ch
 }
 

@@ -66,6 +66,14 @@ type readerStats struct {
 	overflowed uint64 // readers opened beyond the limit for a caller that waited too long
 }
 
+// waitTimers holds stopped timers for a caller that waits at max: a wait is common under
+// load, and a timer made and dropped each time costs more than the hand-out itself.
+var waitTimers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // How long a caller waits at max before it opens a reader beyond it, and how long after the
 // last reader opened beyond the limit readers beyond it are kept when they come back.
 const (

@@ -5,9 +5,12 @@ package sqliteserial
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/turn"
 )
 
 // holdKind says what kind of unit of work holds the writer.
@@ -36,85 +39,54 @@ func (k holdKind) String() string {
 	return "a statement"
 }
 
-// writeWaiter is one unit of work waiting in the writer queue.
-type writeWaiter struct {
-	ready   chan struct{} // closed when the waiter is granted the writer or refused
-	kind    holdKind
-	since   time.Time // when it joined the queue
-	granted bool      // set under writer.mu before ready is closed
-	err     error     // set under writer.mu before ready is closed when the queue refuses it
-	// batchable is set for a unit whose statement may join a batch (see batch.go).
-	batchable bool
-}
-
-// waitTimers holds stopped timers for the write-wait limit: a unit that waits is common
-// under load, and a timer made and dropped each time costs more than the handover itself.
-var waitTimers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-// writer owns the one writer connection and the queue of units of work waiting for it.
-//
-// The queue is served in FIFO order, one unit of work at a time. Whoever holds the writer is
-// its only user and hands it directly to the head of the queue on release, so a waiter that
-// arrives later never overtakes one that came earlier. Because every waiter is a record in
-// the queue rather than a goroutine parked on a mutex, the holder can see what waits behind
-// it: group commit (running the waiting autocommit statements as one transaction with a
-// SAVEPOINT each) attaches here by letting the holder of a statement take the statement
-// waiters behind it and answer each of them, without changing how units are queued.
+// writer owns the one writer connection and the turn for it (see internal/turn): the units
+// of work that need it wait there in FIFO order, and whoever holds the turn is the only
+// user of the connection. Group commit (see batch.go) attaches to the turn's hand-over: a
+// holder of a statement leaves its batch open when the unit next in the queue may join it.
 type writer struct {
 	limit time.Duration // _serial_write_wait
 	gate  *gate         // taken exclusively while held, when the database has no WAL
 	open  func() (*physConn, error)
+	turn  *turn.Turn
 
-	mu        sync.Mutex
-	held      bool
-	kind      holdKind  // what holds it
-	since     time.Time // since when
-	queue     []*writeWaiter
-	closing   bool
-	abandoned bool // Close found the writer held: release closes the connection
-
-	// conn is the physical writer connection. Only the holder uses it; it is nil after it
-	// broke, until the next holder opens another. reopen asks the next holder to replace
-	// it, as after SQLite refused a write because it opened the file read-only.
+	// The fields from here to statsMu are the holder's: only the unit that holds the turn
+	// uses them.
+	//
+	// conn is the physical writer connection. It is nil after it broke, until the next
+	// holder opens another. reopen asks the next holder to replace it, as after SQLite
+	// refused a write because it opened the file read-only. since is when the holder was
+	// granted the turn.
 	conn   *physConn
 	reopen bool
+	since  time.Time
 
 	// checkpoint keeps the WAL bounded (see checkpoint.go).
 	checkpoint checkpointer
 
 	// batch is the group commit open on conn, if any (see batch.go); batchMax is the most
-	// statements one takes (_serial_batch_max), below 2 for none. Only the holder uses
-	// batch.
+	// statements one takes (_serial_batch_max), below 2 for none.
 	batch    writeBatch
 	batchMax int
 
-	stats writerStats // under mu
-
-	// testHookQueued, when set by a test, is called under mu with the queue's depth each
-	// time a waiter joins the queue.
-	testHookQueued func(depth int)
+	statsMu sync.Mutex
+	stats   writerStats // under statsMu
 }
 
-// writerStats are the writer's cumulative counters.
+// writerStats are the writer's cumulative counters beyond the turn's own.
 type writerStats struct {
-	units     uint64        // units of work granted the writer
-	waits     uint64        // of which had to queue
-	waitTotal time.Duration // time spent queueing, over all units
-	waitMax   time.Duration
-	holdTotal time.Duration // time the writer was held, over all units
-	holdMax   time.Duration
-	gaveUp    uint64 // waiters that gave up (context or limit)
-
 	batches           uint64 // batches committed (or whose COMMIT failed)
 	batched           uint64 // statements in them
 	batchMax          int    // the most statements one of them took
 	batchesRolledBack uint64 // batches SQLite rolled back on its own, whose statements ran again
 
 	checkpoints checkpointStats
+}
+
+// newWriter returns a writer whose turn is free.
+func newWriter(limit time.Duration, batchMax int) *writer {
+	w := &writer{limit: limit, batchMax: batchMax}
+	w.turn = turn.New(ErrClosed, w)
+	return w
 }
 
 // acquire makes the caller the holder of the writer, waiting in the queue behind every unit
@@ -128,28 +100,21 @@ func (w *writer) acquire(ctx context.Context, kind holdKind) error {
 
 // acquireUnit is acquire for a unit that says whether its statement may join a batch.
 func (w *writer) acquireUnit(ctx context.Context, kind holdKind, batchable bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	start := time.Now()
-	w.mu.Lock()
-	if w.closing {
-		w.mu.Unlock()
-		return ErrClosed
+	if err := w.turn.Acquire(ctx, turn.Unit{Kind: uint8(kind), Batchable: batchable}, w.limit); err != nil {
+		var limit *turn.LimitError
+		if !errors.As(err, &limit) {
+			return err
+		}
+		e := &WriteWaitError{Waited: limit.Waited, Limit: w.limit, Err: context.DeadlineExceeded}
+		if limit.Held {
+			e.Holder, e.HeldFor = holdKind(limit.Holder.Kind).String(), limit.HeldFor
+		}
+		return e
 	}
-	if !w.held && len(w.queue) == 0 {
-		w.held, w.kind, w.since = true, kind, start
-		w.stats.units++
-		w.mu.Unlock()
-	} else if err := w.wait(ctx, kind, start, batchable); err != nil {
-		return err
-	} else if err := ctx.Err(); err != nil {
-		// Granted just as the caller gave up: the unit must not run.
-		w.releaseQueue()
-		return err
-	}
+	w.since = time.Now()
 	if err := w.acquireGate(ctx, start); err != nil {
-		w.releaseQueue()
+		w.turn.Release()
 		return err
 	}
 	if w.conn == nil || w.reopen || closedUnderneath(w.conn) {
@@ -192,68 +157,6 @@ func closedUnderneath(c *physConn) bool {
 	return c.Ping(context.Background()) == driver.ErrBadConn
 }
 
-// wait queues a waiter and blocks until it is granted the writer or gives up. It is called
-// with w.mu held and returns with it released.
-func (w *writer) wait(ctx context.Context, kind holdKind, start time.Time, batchable bool) error {
-	wt := &writeWaiter{ready: make(chan struct{}), kind: kind, since: start, batchable: batchable}
-	w.queue = append(w.queue, wt)
-	if w.testHookQueued != nil {
-		w.testHookQueued(len(w.queue))
-	}
-	w.mu.Unlock()
-
-	timer := waitTimers.Get().(*time.Timer)
-	timer.Reset(w.limit)
-	defer func() {
-		timer.Stop() // since Go 1.23 a stopped timer delivers nothing more
-		waitTimers.Put(timer)
-	}()
-	// The caller's own context ending gives its own error; the limit, a *WriteWaitError.
-	var gaveUp func() error
-	select {
-	case <-wt.ready:
-		return wt.err
-	case <-ctx.Done():
-		gaveUp = ctx.Err
-	case <-timer.C:
-		gaveUp = nil
-	}
-	limitError := func() error {
-		if gaveUp != nil {
-			return gaveUp()
-		}
-		e := &WriteWaitError{Waited: time.Since(start), Limit: w.limit, Err: context.DeadlineExceeded}
-		if w.held {
-			e.Holder, e.HeldFor = w.kind.String(), time.Since(w.since)
-		}
-		return e
-	}
-
-	w.mu.Lock()
-	switch {
-	case wt.err != nil:
-		w.mu.Unlock()
-		return wt.err
-	case wt.granted:
-		// Granted as the caller gave up: the unit never runs, the next one does.
-		w.stats.gaveUp++
-		e := limitError()
-		w.mu.Unlock()
-		w.releaseQueue()
-		return e
-	}
-	for i, q := range w.queue {
-		if q == wt {
-			w.queue = append(w.queue[:i], w.queue[i+1:]...)
-			break
-		}
-	}
-	w.stats.gaveUp++
-	e := limitError()
-	w.mu.Unlock()
-	return e
-}
-
 // acquireGate takes the gate exclusively, within what is left of the write-wait limit.
 func (w *writer) acquireGate(ctx context.Context, start time.Time) error {
 	if w.gate == nil {
@@ -277,9 +180,7 @@ func (w *writer) acquireGate(ctx context.Context, start time.Time) error {
 // setKind records that the holder became a different kind of unit, as a statement that
 // began a transaction in SQL does.
 func (w *writer) setKind(kind holdKind) {
-	w.mu.Lock()
-	w.kind = kind
-	w.mu.Unlock()
+	w.turn.SetKind(uint8(kind))
 }
 
 // release ends the caller's hold and hands the writer to the next waiter, after a
@@ -289,48 +190,7 @@ func (w *writer) release() {
 		w.afterUnit(time.Since(w.since))
 	} // else commitBatch checks the WAL once the batch is committed
 	w.gate.releaseExclusive()
-	w.releaseQueue()
-}
-
-// releaseQueue hands the writer to the next waiter, or frees it. A batch open on the writer
-// stays open for the next waiter if it may join it, and is committed first otherwise.
-func (w *writer) releaseQueue() {
-	now := time.Now()
-	w.mu.Lock()
-	if w.batch.open && !w.batchGoesOnLocked(now) {
-		w.mu.Unlock()
-		w.commitBatch()
-		now = time.Now()
-		w.mu.Lock()
-	}
-	held := now.Sub(w.since)
-	w.stats.holdTotal += held
-	w.stats.holdMax = max(w.stats.holdMax, held)
-	if len(w.queue) > 0 {
-		next := w.queue[0]
-		copy(w.queue, w.queue[1:])
-		w.queue[len(w.queue)-1] = nil
-		w.queue = w.queue[:len(w.queue)-1]
-		next.granted = true
-		w.kind, w.since = next.kind, now
-		w.stats.units++
-		waited := now.Sub(next.since)
-		w.stats.waits++
-		w.stats.waitTotal += waited
-		w.stats.waitMax = max(w.stats.waitMax, waited)
-		w.mu.Unlock()
-		close(next.ready)
-		return
-	}
-	w.held = false
-	var orphan *physConn
-	if w.abandoned {
-		orphan, w.conn = w.conn, nil
-	}
-	w.mu.Unlock()
-	if orphan != nil {
-		orphan.Close()
-	}
+	w.turn.Release()
 }
 
 // adoptImage copies the writer connection's main database, deserialized into memory, into
@@ -378,32 +238,21 @@ func (w *writer) checkBroken() {
 
 // refuse refuses every waiter and every later acquire, for Close.
 func (w *writer) refuse() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closing = true
-	for _, wt := range w.queue {
-		wt.err = ErrClosed
-		close(wt.ready)
-	}
-	w.queue = nil
+	w.turn.Refuse()
 }
 
 // shutdown checkpoints the WAL into the database file and closes the connection. It is
 // called after refuse, once the calls running inside the driver have returned. A writer
-// still held then is held by what the program left open (rows, a transaction): it is
-// closed when released, without a checkpoint. The checkpoint never waits: a read of
-// another process or another handle that keeps it from completing leaves the WAL as it is,
-// and no lock is held waiting for it.
+// still held then is held by what the program left open (rows, a transaction): its
+// connection is closed when the holder releases it, without a checkpoint. The checkpoint
+// never waits: a read of another process or another handle that keeps it from completing
+// leaves the WAL as it is, and no lock is held waiting for it.
 func (w *writer) shutdown(checkpoint bool) error {
-	w.mu.Lock()
-	if w.held {
-		w.abandoned = true
-		w.mu.Unlock()
+	if !w.turn.Drain(w.closeConn) {
 		return nil
 	}
 	c := w.conn
 	w.conn = nil
-	w.mu.Unlock()
 	if c == nil {
 		return nil
 	}
@@ -415,21 +264,29 @@ func (w *writer) shutdown(checkpoint bool) error {
 	return c.Close()
 }
 
-// holder returns what holds the writer and since how long, or "" when it is free.
-func (w *writer) holder() (string, time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.held {
-		return "", 0
+// closeConn closes the writer connection, for the last holder after shutdown.
+func (w *writer) closeConn() {
+	if c := w.conn; c != nil {
+		w.conn = nil
+		c.Close()
 	}
-	return w.kind.String(), time.Since(w.since)
 }
 
-// snapshot returns the writer's counters and queue depth.
-func (w *writer) snapshot() (writerStats, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stats, len(w.queue)
+// holder returns what holds the writer and since how long, or "" when it is free.
+func (w *writer) holder() (string, time.Duration) {
+	u, heldFor, held := w.turn.Holder()
+	if !held {
+		return "", 0
+	}
+	return holdKind(u.Kind).String(), heldFor
+}
+
+// snapshot returns the writer's counters, the turn's and the queue's depth.
+func (w *writer) snapshot() (writerStats, turn.Stats, int) {
+	ts, depth := w.turn.Stats()
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	return w.stats, ts, depth
 }
 
 // closedBy reports whether ch is closed by deadline, waiting until then at most.
