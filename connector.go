@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
@@ -403,11 +404,14 @@ func (p *physConn) Close() error {
 	}
 	p.preparedMu.Unlock()
 	openPhysical.Add(-1)
-	err := p.SQLiteConn.Close()
 	if p.rec != nil {
-		p.rec.Free()
+		if closedUnderneath(p) {
+			p.rec.Abandon()
+		} else {
+			p.rec.Free(unsafe.Pointer(p.h))
+		}
 	}
-	return err
+	return p.SQLiteConn.Close()
 }
 
 // prepared returns s prepared on p, preparing it the first time. Only p's current user

@@ -71,7 +71,7 @@ func newJudge(t testing.TB, path string) *judge {
 	c := openAt(t, path, "")
 	rec, err := Install(handleOf(c))
 	require.NoError(t, err)
-	t.Cleanup(func() { c.Close(); rec.Free() })
+	t.Cleanup(func() { rec.Free(handleOf(c)); c.Close() })
 	return &judge{conn: c, rec: rec}
 }
 

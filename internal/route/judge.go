@@ -12,7 +12,8 @@ import (
 // preparing each of them on c, the connection r is installed on, and combining SQLite's
 // judgement (sqlite3_stmt_readonly) with what the authorizer reported. A statement that
 // does not prepare makes the string unknown (see Unknown). It reports whether c failed
-// otherwise than with SQLite's own error: such a connection is broken.
+// otherwise than with SQLite's own error (or the recorder's bound): such a connection is
+// broken.
 //
 // c must hold a copy of the schema as new as the database's where the judgement depends on
 // it (EXPLAIN REINDEX of a table that gained an index): SQLite reloads its copy when a
@@ -24,7 +25,7 @@ func (r *Recorder) Judge(c *sqlite3.SQLiteConn, cls *Classification, statements 
 		if err != nil {
 			var sqliteErr sqlite3.Error
 			cls.Unknown(statements)
-			return !errors.As(err, &sqliteErr)
+			return !errors.As(err, &sqliteErr) && !errors.Is(err, errLogBound)
 		}
 		cls.Absorb(st, s, ev, i == 0)
 		s.Close()
