@@ -38,7 +38,7 @@ const (
 )
 
 // checkpointer is the writer's WAL watch. Only the holder of the writer touches it but for
-// stats, which are under the writer's mu.
+// stats, which are under the writer's statsMu.
 type checkpointer struct {
 	limit   int64         // the WAL size that triggers a checkpoint; 0 when off
 	wait    time.Duration // how long a checkpoint waits for readers

@@ -24,10 +24,10 @@ var (
 	errWriterBroke = errors.New("sqliteserial: the writer connection broke; the transaction is lost")
 )
 
-// WriteWaitError reports a unit of work that gave up waiting for the writer, either
-// because its context ended or because it waited as long as _serial_write_wait allows.
-// It wraps the cause: context.DeadlineExceeded when the limit or a context deadline
-// ended the wait, context.Canceled when the context was cancelled.
+// WriteWaitError reports a unit of work that gave up waiting for the writer because it
+// waited as long as _serial_write_wait allows. It wraps context.DeadlineExceeded. A unit
+// whose own context ended first gets the context's own error instead, as mattn returns
+// it.
 type WriteWaitError struct {
 	// Waited is how long the unit waited in the writer queue.
 	Waited time.Duration

@@ -68,7 +68,12 @@ type waiter struct {
 	unit    Unit
 	since   time.Time // when it joined the queue
 	granted bool      // set under Turn.mu before ready is closed
-	err     error     // set under Turn.mu before ready is closed when the queue refuses it
+	// prev and prevHeld are the unit that handed the turn to the waiter and how long it
+	// held it, set with granted: what a waiter granted the turn as its limit passed waited
+	// for.
+	prev     Unit
+	prevHeld time.Duration
+	err      error // set under Turn.mu before ready is closed when the queue refuses it
 }
 
 // waitTimers holds stopped timers for the wait limit: a unit that waits is common under
@@ -84,8 +89,8 @@ type Turn struct {
 	closed error // what Acquire returns once Refuse ran
 	batch  Batch // nil when the user leaves no batch open
 
-	// mu guards every field below. The holder's fields (holder, since) change only with
-	// the hand-over; queue, closing and drained change under it too.
+	// mu guards every field below. The holder's fields (holder, since) change with the
+	// hand-over, and holder.Kind when the holder calls SetKind.
 	mu      sync.Mutex
 	held    bool
 	holder  Unit
@@ -98,8 +103,9 @@ type Turn struct {
 	onQueued func(depth int)
 }
 
-// New returns a free turn. Acquire fails with closed once Refuse ran; batch, which may be
-// nil, is asked at each release whether a batch left open ends first.
+// New returns a free turn. Acquire fails with closed, which must not be nil, once Refuse
+// ran; batch, which may be nil, is asked at each release whether a batch left open ends
+// first.
 func New(closed error, batch Batch) *Turn {
 	return &Turn{closed: closed, batch: batch}
 }
@@ -129,6 +135,9 @@ func (t *Turn) Acquire(ctx context.Context, u Unit, limit time.Duration) error {
 	}
 	if err := ctx.Err(); err != nil {
 		// Granted just as the caller gave up: the unit must not run.
+		t.mu.Lock()
+		t.stats.GaveUp++
+		t.mu.Unlock()
 		t.Release()
 		return err
 	}
@@ -165,7 +174,11 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 			return gaveUp()
 		}
 		e := &LimitError{Waited: time.Since(start)}
-		if t.held {
+		if w.granted {
+			// The limit passed as the turn came to the waiter: it waited for the unit
+			// that handed it over.
+			e.Held, e.Holder, e.HeldFor = true, w.prev, w.prevHeld
+		} else if t.held {
 			e.Held, e.Holder, e.HeldFor = true, t.holder, time.Since(t.since)
 		}
 		return e
@@ -223,6 +236,7 @@ func (t *Turn) Release() {
 		t.queue[len(t.queue)-1] = nil
 		t.queue = t.queue[:len(t.queue)-1]
 		next.granted = true
+		next.prev, next.prevHeld = t.holder, held
 		t.holder, t.since = next.unit, now
 		t.stats.Units++
 		waited := now.Sub(next.since)
