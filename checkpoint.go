@@ -28,7 +28,19 @@ import (
 // The waits are in Go, on the reads the driver hands out, and end as soon as the reads
 // they wait for do; new reads are not held back meanwhile. Writes wait, as the writer is
 // busy. Each wait is bounded by a quarter of the write-wait limit; if a read outlasts it,
-// the writer tries again a little later.
+// the writer tries again a little later. The TRUNCATE itself never waits (busy timeout 0):
+// it holds SQLite's write lock only while it runs.
+//
+// A reader outside the driver (Litestream keeps a read open on purpose; another *sql.DB on
+// the file) can keep the TRUNCATE from finishing after both waits, when every read of the
+// driver's that may use the WAL has ended. The writer then backs off: it tries again only once the WAL grew by a quarter of
+// the limit (at least 1 MiB) and a while passed (checkpointBackoff, doubling after each
+// blocked try up to checkpointBackoffMax), so a small limit does not make it try after
+// every write, and it leaves the WAL to the other process meanwhile.
+//
+// The writer looks at the WAL's size every checkpointEvery units of work, and after a unit
+// that held it for checkpointLookAfter; it checkpoints once the WAL passes seven eighths of
+// the limit, so that the units between two looks keep it below the limit itself.
 
 // checkpointEvery is how many units of work may pass between two looks at the WAL's size,
 // unless a unit held the writer for longer than checkpointLookAfter.
@@ -37,20 +49,58 @@ const (
 	checkpointLookAfter = time.Millisecond
 )
 
+// checkpointBackoff is how long the writer waits before it tries a checkpoint again after a
+// reader outside the driver blocked one; it doubles with each blocked try, up to
+// checkpointBackoffMax. checkpointGrowthMin is the least the WAL must grow by meanwhile.
+const (
+	checkpointBackoff    = 500 * time.Millisecond
+	checkpointBackoffMax = 30 * time.Second
+	checkpointGrowthMin  = 1 << 20
+)
+
 // checkpointer is the writer's WAL watch. Only the holder of the writer touches it but for
 // stats, which are under the writer's statsMu.
 type checkpointer struct {
-	limit   int64         // the WAL size that triggers a checkpoint; 0 when off
+	limit   int64         // the WAL size the driver keeps the WAL below; 0 when off
 	wait    time.Duration // how long a checkpoint waits for readers
 	walPath string        // the WAL file; empty when the database is not in WAL mode
 	units   int           // units of work since the last look
 	reads   *readEpochs   // the reads under way
+	// blockedAt is when a reader outside the driver last blocked a checkpoint (zero when
+	// the last one finished), blockedSize the WAL's size then, and backoff how long the
+	// writer waits from then on before it tries again.
+	blockedAt   time.Time
+	blockedSize int64
+	backoff     time.Duration
 }
 
 // checkpointStats count the checkpoints the writer ran.
 type checkpointStats struct {
 	runs       uint64 // checkpoints run
 	incomplete uint64 // of which could not finish before readers of older snapshots did
+	blocked    uint64 // of which a reader outside the driver kept from finishing
+}
+
+// due reports whether a WAL of size bytes is to be checkpointed now.
+func (cp *checkpointer) due(size int64) bool {
+	if size <= cp.limit-cp.limit/8 {
+		return false
+	}
+	if cp.blockedAt.IsZero() {
+		return true
+	}
+	return time.Since(cp.blockedAt) >= cp.backoff && size >= cp.blockedSize+max(cp.limit/4, checkpointGrowthMin)
+}
+
+// outcome records how the checkpoint of a WAL of size bytes ended.
+func (cp *checkpointer) outcome(size int64, err error) {
+	switch {
+	case err == nil:
+		cp.blockedAt, cp.backoff = time.Time{}, 0
+	case err == errCheckpointBlocked:
+		cp.blockedAt, cp.blockedSize = time.Now(), size
+		cp.backoff = min(max(2*cp.backoff, checkpointBackoff), checkpointBackoffMax)
+	}
 }
 
 // afterUnit looks at the WAL after a unit of work that held the writer for held, before the
@@ -65,14 +115,19 @@ func (w *writer) afterUnit(held time.Duration) {
 		return
 	}
 	cp.units = 0
-	if info, err := os.Stat(cp.walPath); err != nil || info.Size() <= cp.limit {
+	info, err := os.Stat(cp.walPath)
+	if err != nil || !cp.due(info.Size()) {
 		return
 	}
-	complete := w.checkpointWAL() == nil
+	err = w.checkpointWAL()
+	cp.outcome(info.Size(), err)
 	w.statsMu.Lock()
 	w.stats.checkpoints.runs++
-	if !complete {
+	if err != nil {
 		w.stats.checkpoints.incomplete++
+	}
+	if err == errCheckpointBlocked {
+		w.stats.checkpoints.blocked++
 	}
 	w.statsMu.Unlock()
 }
@@ -94,12 +149,12 @@ func (w *writer) checkpointWAL() error {
 	if !w.checkpoint.reads.waitForEarlier(deadline) {
 		return errCheckpointOutlasted
 	}
-	// The classifier or a reader may be just starting; a short busy wait covers them.
+	// No busy wait: SQLite's write lock is held only while the checkpoint runs.
 	previous, err := queryText(c.SQLiteConn, "PRAGMA busy_timeout")
 	if err != nil {
 		return err
 	}
-	if _, err := c.ExecContext(context.Background(), "PRAGMA busy_timeout = 100", nil); err != nil {
+	if _, err := c.ExecContext(context.Background(), "PRAGMA busy_timeout = 0", nil); err != nil {
 		return err
 	}
 	busy, err := queryText(c.SQLiteConn, "PRAGMA wal_checkpoint(TRUNCATE)")
@@ -107,13 +162,19 @@ func (w *writer) checkpointWAL() error {
 		err = rerr
 	}
 	if err == nil && busy != "0" {
-		err = errCheckpointOutlasted
+		// Every read of the driver's that began before the complete copy has ended, and
+		// later reads do not use the WAL: the reader that keeps it is someone else's.
+		err = errCheckpointBlocked
 	}
 	return err
 }
 
-// errCheckpointOutlasted is a checkpoint that reads kept from finishing in time.
-var errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of older snapshots outlasted the wait")
+// errCheckpointOutlasted is a checkpoint that reads kept from finishing in time;
+// errCheckpointBlocked one that a reader outside the driver kept from finishing.
+var (
+	errCheckpointOutlasted = fmt.Errorf("sqliteserial: checkpoint: reads of older snapshots outlasted the wait")
+	errCheckpointBlocked   = fmt.Errorf("sqliteserial: checkpoint: a reader outside the driver keeps the WAL")
+)
 
 // readEpochs tracks the reads under way by the epoch they began in, so that a checkpoint
 // can wait for exactly the reads that may hold an older snapshot, while new reads go on.

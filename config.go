@@ -20,6 +20,7 @@ const (
 	keyQueryTimeout = "_serial_query_timeout"
 	keyWALLimit     = "_serial_wal_limit"
 	keyBatchMax     = "_serial_batch_max"
+	keyCheckpoint   = "_serial_checkpoint"
 	keyPrefix       = "_serial_"
 )
 
@@ -78,6 +79,14 @@ type Config struct {
 	// when Driver has a ConnectHook (which may install commit hooks); 1 turns group commit
 	// off.
 	BatchMax int
+	// ExternalCheckpoints leaves every checkpoint of the WAL to another process, such as
+	// Litestream (_serial_checkpoint=external; _serial_checkpoint=driver is the default):
+	// the writer runs no checkpoint when the WAL passes a size (WALLimit must be left
+	// unset), Close does not checkpoint, and the writer and every session connection run
+	// PRAGMA wal_autocheckpoint = 0, as Litestream advises, so that SQLite's own
+	// checkpoints do not race the other process's either. The WAL then grows until that
+	// process checkpoints it.
+	ExternalCheckpoints bool
 	// Driver opens every physical connection. Nil means a plain *sqlite3.SQLiteDriver; set it
 	// to one with a ConnectHook or Extensions to have them on the writer and every reader.
 	// It has no DSN form.
@@ -111,9 +120,21 @@ func ParseDSN(dsn string) (*Config, error) {
 			return nil, err
 		}
 	}
+	if err := cfg.checkCheckpoints(); err != nil {
+		return nil, err
+	}
 	q.parts = kept
 	cfg.DSN = q.String()
 	return cfg, nil
+}
+
+// checkCheckpoints refuses a WAL limit, which the driver's checkpoints keep, together with
+// checkpoints left to another process.
+func (c *Config) checkCheckpoints() error {
+	if c.ExternalCheckpoints && c.WALLimit != 0 {
+		return fmt.Errorf("sqliteserial: %s=external leaves every checkpoint to another process, and %s is the size at which the driver's own checkpoints run: give one of them", keyCheckpoint, keyWALLimit)
+	}
+	return nil
 }
 
 // set applies one _serial_ key.
@@ -158,9 +179,18 @@ func (c *Config) set(key, value string) error {
 			return fmt.Errorf("sqliteserial: DSN key %s: %q is not a whole number from 1 (no group commit) to %d", key, value, maxBatchMax)
 		}
 		c.BatchMax = n
+	case keyCheckpoint:
+		switch value {
+		case "external":
+			c.ExternalCheckpoints = true
+		case "driver":
+			c.ExternalCheckpoints = false
+		default:
+			return fmt.Errorf("sqliteserial: DSN key %s: %q is neither external (checkpoints left to another process, such as Litestream) nor driver (the default)", key, value)
+		}
 	default:
-		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s, %s, %s)", key, keyReaders, keyReadersMax,
-			keyWriteWait, keyQueryTimeout, keyWALLimit, keyBatchMax)
+		return fmt.Errorf("sqliteserial: unknown DSN key %s (known: %s, %s, %s, %s, %s, %s, %s)", key, keyReaders, keyReadersMax,
+			keyWriteWait, keyQueryTimeout, keyWALLimit, keyBatchMax, keyCheckpoint)
 	}
 	return nil
 }
@@ -241,6 +271,9 @@ func (c *Config) FormatDSN() string {
 	if c.BatchMax != 0 {
 		keys = append(keys, keyBatchMax+"="+strconv.Itoa(c.BatchMax))
 	}
+	if c.ExternalCheckpoints {
+		keys = append(keys, keyCheckpoint+"=external")
+	}
 	if len(keys) == 0 {
 		return c.DSN
 	}
@@ -264,6 +297,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sqliteserial: Config.QueryTimeout (%s) is %v; it must be positive, or 0 for none", keyQueryTimeout, c.QueryTimeout)
 	case c.BatchMax < 0 || c.BatchMax > maxBatchMax:
 		return fmt.Errorf("sqliteserial: Config.BatchMax (%s) is %d; it must be from 1 to %d, or 0 for the default", keyBatchMax, c.BatchMax, maxBatchMax)
+	}
+	if err := c.checkCheckpoints(); err != nil {
+		return err
 	}
 	for _, p := range splitQuery(c.DSN).parts {
 		if key := p.key(); strings.HasPrefix(key, keyPrefix) {

@@ -131,7 +131,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 	}
 	cn.cfg.Readers = cn.cfg.readerCount()
 	cn.cfg.ReadersMax = cn.cfg.readersMax(cn.cfg.Readers)
-	if cn.cfg.WALLimit == 0 {
+	if cn.cfg.WALLimit == 0 && !cn.cfg.ExternalCheckpoints {
 		cn.cfg.WALLimit = defaultWALLimit
 	}
 	return cn, nil
@@ -511,8 +511,22 @@ func (cn *Connector) openWriter(w *writer) (*physConn, bool, error) {
 		c.Close()
 		return nil, false, err
 	}
+	if err := cn.leaveCheckpoints(c); err != nil {
+		c.Close()
+		return nil, false, err
+	}
 	p, err := newPhysConn(c, false)
 	return p, strings.EqualFold(mode, "wal"), err
+}
+
+// leaveCheckpoints turns SQLite's automatic checkpoints off on c, a connection that may
+// write, when checkpoints are left to another process (Config.ExternalCheckpoints).
+func (cn *Connector) leaveCheckpoints(c *sqlite3.SQLiteConn) error {
+	if !cn.cfg.ExternalCheckpoints {
+		return nil
+	}
+	_, err := c.ExecContext(context.Background(), "PRAGMA wal_autocheckpoint = 0", nil)
+	return err
 }
 
 // openReader opens a reader, or the classifier: a connection that cannot write.
@@ -532,6 +546,10 @@ func (cn *Connector) openReader() (*physConn, error) {
 func (cn *Connector) openSession() (*physConn, error) {
 	c, err := cn.openConn(cn.topo.sessionDSN)
 	if err != nil {
+		return nil, err
+	}
+	if err := cn.leaveCheckpoints(c); err != nil {
+		c.Close()
 		return nil, err
 	}
 	p, err := newPhysConn(c, false)
@@ -595,7 +613,7 @@ func (cn *Connector) Close() error {
 	cn.calls.wait(time.Now().Add(min(cn.cfg.WriteWait, closeWait)))
 	cn.router.close()
 	if cn.writer != nil {
-		return cn.writer.shutdown(!cn.topo.memory)
+		return cn.writer.shutdown(!cn.topo.memory && !cn.cfg.ExternalCheckpoints)
 	}
 	return nil
 }
@@ -624,6 +642,7 @@ func (cn *Connector) Stats() Stats {
 		s.WriterWaitTotal, s.WriterWaitMax = ts.WaitTotal, ts.WaitMax
 		s.WriterHoldTotal, s.WriterHoldMax = ts.HoldTotal, ts.HoldMax
 		s.Checkpoints, s.CheckpointsIncomplete = ws.checkpoints.runs, ws.checkpoints.incomplete
+		s.CheckpointsBlocked = ws.checkpoints.blocked
 		s.Batches, s.BatchedWrites, s.BatchMax, s.BatchesRolledBack = ws.batches, ws.batched, ws.batchMax, ws.batchesRolledBack
 		s.WriterHeldBy, s.WriterHeldFor = w.holder()
 	}

@@ -40,6 +40,13 @@ type Stats struct {
 	// _serial_wal_limit; CheckpointsIncomplete those among them that readers of older
 	// snapshots kept from finishing.
 	Checkpoints, CheckpointsIncomplete uint64
+	// CheckpointsBlocked counts the incomplete checkpoints that a reader outside the
+	// driver kept from finishing, although every read of the driver's that could hold the
+	// WAL had ended: another process (Litestream keeps a read open on purpose) or another
+	// *sql.DB on the file. After one, the writer tries again only once the WAL has grown by a quarter of
+	// _serial_wal_limit (at least 1 MiB) and a while has passed (half a second, doubling
+	// after each blocked try up to 30 seconds), and it never waits for that reader.
+	CheckpointsBlocked uint64
 
 	// ReadRoutes counts statements sent to a reader because they only read.
 	ReadRoutes uint64
