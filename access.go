@@ -68,22 +68,3 @@ func WithWriter(ctx context.Context, db *sql.DB, fn func(c *sqlite3.SQLiteConn) 
 	}
 	return cn.WithWriter(ctx, fn)
 }
-
-// connectorOf returns the connector behind db.
-func connectorOf(db *sql.DB) (*Connector, error) {
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	var cn *Connector
-	err = c.Raw(func(dc any) error {
-		sc, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("sqliteserial: the database's driver is %T, not sqlite-serial", dc)
-		}
-		cn = sc.cn
-		return nil
-	})
-	return cn, err
-}

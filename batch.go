@@ -188,6 +188,9 @@ func (w *writer) commitBatch() {
 		w.stats.batchMax = max(w.stats.batchMax, n)
 	}
 	w.statsMu.Unlock()
+	if err == nil {
+		w.batchSizes.Observe(n)
+	}
 	// The units of the batch skipped the WAL's check (see release): the batch counts as one
 	// unit that held the writer while it was open.
 	w.afterUnit(time.Since(began))

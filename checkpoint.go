@@ -121,6 +121,9 @@ func (w *writer) afterUnit(held time.Duration) {
 	}
 	err = w.checkpointWAL()
 	cp.outcome(info.Size(), err)
+	if err != nil {
+		w.logCheckpoint(info.Size(), err)
+	}
 	w.statsMu.Lock()
 	w.stats.checkpoints.runs++
 	if err != nil {

@@ -2,6 +2,7 @@ package sqliteserial
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -87,6 +88,13 @@ type Config struct {
 	// checkpoints do not race the other process's either. The WAL then grows until that
 	// process checkpoints it.
 	ExternalCheckpoints bool
+	// Logger, when set, gets one record, at level Warn, each time a unit of work waited for
+	// the writer longer than LogWaitsOver (naming what held the writer and for how long),
+	// a statement was stopped by its time limit, or a checkpoint could not complete. Nil
+	// logs nothing. It has no DSN form.
+	Logger *slog.Logger
+	// LogWaitsOver is the wait for the writer past which Logger hears of it. Zero means 1s.
+	LogWaitsOver time.Duration
 	// Driver opens every physical connection. Nil means a plain *sqlite3.SQLiteDriver; set it
 	// to one with a ConnectHook or Extensions to have them on the writer and every reader.
 	// It has no DSN form.
@@ -248,7 +256,7 @@ func formatSize(n int64) string {
 
 // FormatDSN writes the configuration back as one DSN: c.DSN followed by the _serial_ keys
 // whose fields are not zero, in a fixed order. ParseDSN of the result gives back c, but for
-// Driver, which has no DSN form.
+// Driver, Logger and LogWaitsOver, which have no DSN form.
 func (c *Config) FormatDSN() string {
 	var keys []string
 	if c.Readers != 0 {
@@ -295,6 +303,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("sqliteserial: Config.WriteWait (%s) is %v; it must be positive, or 0 for the default", keyWriteWait, c.WriteWait)
 	case c.QueryTimeout < 0:
 		return fmt.Errorf("sqliteserial: Config.QueryTimeout (%s) is %v; it must be positive, or 0 for none", keyQueryTimeout, c.QueryTimeout)
+	case c.LogWaitsOver < 0:
+		return fmt.Errorf("sqliteserial: Config.LogWaitsOver is %v; it must be positive, or 0 for the default", c.LogWaitsOver)
 	case c.BatchMax < 0 || c.BatchMax > maxBatchMax:
 		return fmt.Errorf("sqliteserial: Config.BatchMax (%s) is %d; it must be from 1 to %d, or 0 for the default", keyBatchMax, c.BatchMax, maxBatchMax)
 	}

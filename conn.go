@@ -1006,7 +1006,7 @@ func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result
 		res, err = cl.runExec(sctx, pl.conn)
 	}
 	cancel()
-	return res, c.cn.statementError(ctx, sctx, err)
+	return res, c.cn.statementError(ctx, sctx, err, cl.query)
 }
 
 // execReturning runs a write with a RETURNING clause for Exec as mattn does: one step, whose
@@ -1037,6 +1037,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) query(ctx context.Context, cl call) (driver.Rows, error) {
+	if cl.query == connectorProbe {
+		return &probeRows{number: int64(c.cn.number)}, nil
+	}
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
 	// Rows of a write in a batch are settled (settleWrite): they hold nothing while the
@@ -1089,13 +1092,13 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 	r, err := cl.runQueryAt(sctx, pl)
 	if err != nil {
 		cancel()
-		return nil, c.cn.statementError(ctx, sctx, err)
+		return nil, c.cn.statementError(ctx, sctx, err, cl.query)
 	}
 	if pl.kind == onWriter {
 		c.writeRows++
 	}
 	out := rowsPool.Get().(*rows)
-	*out = rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel}
+	*out = rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel, query: cl.query}
 	return out, nil
 }
 

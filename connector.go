@@ -34,6 +34,10 @@ type Connector struct {
 	drv    *sqlite3.SQLiteDriver
 	driver *Driver // what Driver returns
 
+	// number is the connector's number, for the sessions of a wrapped driver (see
+	// wrapped.go). Written once, by NewConnector.
+	number uint64
+
 	startMu sync.Mutex
 	started bool
 	closed  atomic.Bool
@@ -120,6 +124,7 @@ func NewConnector(cfg *Config) (*Connector, error) {
 		return nil, err
 	}
 	cn := &Connector{cfg: *cfg, topo: planTopology(cfg.DSN), drv: cfg.Driver}
+	cn.register()
 	if cn.drv == nil {
 		cn.drv = &sqlite3.SQLiteDriver{}
 	}
@@ -167,6 +172,7 @@ func (cn *Connector) start() error {
 	var g *gate
 	if !cn.topo.readOnly {
 		w := newWriter(cn.cfg.WriteWait, cn.cfg.BatchMax)
+		cn.reportLongWaits(w)
 		switch {
 		case w.batchMax != 0:
 		case cn.drv.ConnectHook != nil:
@@ -602,8 +608,10 @@ func (cn *Connector) Close() error {
 	cn.startMu.Lock()
 	if cn.closed.Swap(true) || !cn.started {
 		cn.startMu.Unlock()
+		connectors.Delete(cn.number)
 		return nil
 	}
+	connectors.Delete(cn.number)
 	cn.startMu.Unlock()
 	if cn.writer != nil {
 		cn.writer.refuse()
@@ -645,11 +653,15 @@ func (cn *Connector) Stats() Stats {
 		s.CheckpointsBlocked = ws.checkpoints.blocked
 		s.Batches, s.BatchedWrites, s.BatchMax, s.BatchesRolledBack = ws.batches, ws.batched, ws.batchMax, ws.batchesRolledBack
 		s.WriterHeldBy, s.WriterHeldFor = w.holder()
+		wait, hold := w.turn.Times()
+		s.WriterWaitTimes, s.WriterHoldTimes = durationHistogram(wait), durationHistogram(hold)
+		s.BatchSizes = sizeHistogram(&w.batchSizes)
 	}
 	if readers != nil {
 		rs, open, inUse := readers.snapshot()
 		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
 		s.ReadersOpened, s.ReaderAcquisitions, s.ReadersOverflowed = rs.opened, rs.acquired, rs.overflowed
+		s.ReaderWaitTimes = durationHistogram(&readers.waitTimes)
 	}
 	return s
 }

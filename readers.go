@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/hist"
 )
 
 // readerPool holds the reader connections: query-only connections opened lazily, each used
@@ -49,6 +51,9 @@ type readerPool struct {
 	drainCh     chan struct{}
 	// lastOverflow is when a caller last opened a reader beyond the limit.
 	lastOverflow time.Time
+	// waitTimes is the distribution of how long reads waited for a reader: zero when one
+	// was idle, else the time to open one or to be handed one at max. It needs no lock.
+	waitTimes hist.Durations
 
 	// testHookWaiting, when set by a test, is called under mu each time a caller starts
 	// waiting for a reader.
@@ -146,11 +151,14 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		p.idle = p.idle[:n-1]
 		c.readEpoch = p.handOutLocked()
 		p.mu.Unlock()
+		p.waitTimes.ObserveZero()
 		if closedUnderneath(c) {
 			return p.replace(c)
 		}
 		return c, nil
 	}
+	start := time.Now()
+	defer func() { p.waitTimes.Observe(time.Since(start)) }()
 	if p.count < p.max || nested {
 		if p.count >= p.limit {
 			p.stats.overflowed++

@@ -29,6 +29,7 @@ type rows struct {
 	ctx    context.Context // the caller's
 	sctx   context.Context // the statement's, with its time limit
 	cancel context.CancelFunc
+	query  string // the statement's text, for the log of its time limit
 
 	err    error // the first error Next returned
 	closed bool
@@ -42,7 +43,7 @@ var rowsPool = sync.Pool{New: func() any { return new(rows) }}
 func (r *rows) Next(dest []driver.Value) error {
 	err := r.SQLiteRows.Next(dest)
 	if err != nil && err != io.EOF {
-		err = r.c.cn.statementError(r.ctx, r.sctx, err)
+		err = r.c.cn.statementError(r.ctx, r.sctx, err, r.query)
 		if r.err == nil {
 			r.err = err
 		}

@@ -48,7 +48,7 @@ func (c *conn) settleWrite(ctx context.Context, pl placement, cl call) (driver.R
 		err = out.err
 	}
 	cancel()
-	err = c.cn.statementError(ctx, sctx, err)
+	err = c.cn.statementError(ctx, sctx, err, cl.query)
 	if err != nil {
 		if !p.AutoCommit() {
 			// What the failed statement kept (OR FAIL, RAISE(FAIL)) shows in the total
@@ -87,10 +87,10 @@ func (c *conn) bufferRead(ctx context.Context, pl placement, cl call) (driver.Ro
 	out, err := readSettled(sctx, pl.conn, cl)
 	cancel()
 	if err != nil {
-		return nil, c.cn.statementError(ctx, sctx, err)
+		return nil, c.cn.statementError(ctx, sctx, err, cl.query)
 	}
 	if out.err != nil {
-		out.err = c.cn.statementError(ctx, sctx, out.err)
+		out.err = c.cn.statementError(ctx, sctx, out.err, cl.query)
 	}
 	out.ctx = ctx
 	c.settleChanges(pl, out.err == nil || ranWhenFailed(out.err))

@@ -27,6 +27,16 @@ type Stats struct {
 	// one the program left open: it keeps every write waiting until it ends.
 	WriterHeldBy  string
 	WriterHeldFor time.Duration
+	// WriterWaitTimes is the distribution of how long units of work waited for the writer,
+	// in seconds (zero for a unit that found it free; a unit that gave up is not in it), and
+	// WriterHoldTimes of how long they held it.
+	WriterWaitTimes, WriterHoldTimes Histogram
+	// ReaderWaitTimes is the distribution of how long reads waited for a reader, in
+	// seconds: zero when one was idle, else the time to open one, or to be handed one at
+	// _serial_readers_max.
+	ReaderWaitTimes Histogram
+	// BatchSizes is the distribution of the writes per committed group commit.
+	BatchSizes Histogram
 	// Batches counts the group commits: transactions that took several autocommit writes,
 	// a savepoint each, and committed them at once (their COMMIT included when it failed);
 	// BatchedWrites counts the writes in them, and BatchMax is the most one took.
@@ -78,6 +88,20 @@ type Stats struct {
 	// SessionConnsOpened counts those connections ever opened.
 	SessionConnsOpen   int
 	SessionConnsOpened uint64
+}
+
+// Histogram is a distribution over fixed buckets. Bounds are the buckets' upper bounds,
+// inclusive and increasing: seconds for times (1, 2 and 5 times each power of ten from 1µs
+// to 10s), writes for batch sizes (the powers of two from 1 to 4096). Counts has one entry
+// more than Bounds: Counts[i] counts the observations above Bounds[i-1] and at most
+// Bounds[i], and the last those above every bound. Count is their total and Sum the sum of
+// the observations, in the unit of Bounds. The buckets are updated without a lock, so a
+// snapshot taken while observations run may hold one in Count and not yet in Sum.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
 }
 
 // StatsOf returns the counters of the connector behind db, which must have been opened with

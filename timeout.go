@@ -28,12 +28,12 @@ func (cn *Connector) statementContext(ctx context.Context) (context.Context, con
 	return context.WithTimeout(ctx, limit)
 }
 
-// statementError returns the error a statement's caller sees. When the statement's own time
+// statementError returns the error a statement's caller sees, for the statement query. When the statement's own time
 // limit (sctx, derived from the caller's ctx) interrupted it, that is a *TimeLimitError,
 // which wraps context.DeadlineExceeded. When the caller's context ended, it is the
 // context's error, also where SQLite's "interrupted" came back instead. Any other error is
 // returned unchanged.
-func (cn *Connector) statementError(ctx, sctx context.Context, err error) error {
+func (cn *Connector) statementError(ctx, sctx context.Context, err error, query string) error {
 	if err == nil {
 		return nil
 	}
@@ -44,6 +44,7 @@ func (cn *Connector) statementError(ctx, sctx context.Context, err error) error 
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case sctx != ctx && sctx.Err() != nil:
+		cn.logTimeLimit(query)
 		return &TimeLimitError{Limit: cn.cfg.QueryTimeout}
 	}
 	return err

@@ -7,9 +7,11 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/sqlite-serial/sqlite-serial/internal/hist"
 	"github.com/sqlite-serial/sqlite-serial/internal/turn"
 )
 
@@ -70,6 +72,13 @@ type writer struct {
 
 	statsMu sync.Mutex
 	stats   writerStats // under statsMu
+	// logger is Config.Logger, told of checkpoints that could not complete; nil for none.
+	// Set before the writer is used.
+	logger *slog.Logger
+
+	// batchSizes is the distribution of the statements per committed batch; it needs no
+	// lock.
+	batchSizes hist.Sizes
 }
 
 // writerStats are the writer's cumulative counters beyond the turn's own.

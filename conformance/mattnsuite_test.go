@@ -755,9 +755,12 @@ type mattnSuiteRow struct {
 func (r mattnSuiteRow) slower() bool { return r.serial.dur > r.plain.dur+mattnSuiteSlack }
 
 // walExplains reports whether the test takes at most mattnSuiteSlack longer with the driver
-// than with mattn in WAL mode: its slowdown is WAL's.
+// than with mattn in WAL mode, or a quarter longer when that is more: its slowdown is WAL's.
+// A test that takes seconds in WAL mode (TestStress opens and closes a *sql.DB 10,000
+// times) costs the driver a share of its time, its own connection setup, which grows with
+// the machine's speed: a second on a slow day.
 func (r mattnSuiteRow) walExplains() bool {
-	return r.wal.status == "pass" && r.serial.dur <= r.wal.dur+mattnSuiteSlack
+	return r.wal.status == "pass" && r.serial.dur <= r.wal.dur+max(mattnSuiteSlack, r.wal.dur*3/10)
 }
 
 func mattnSuiteTable(rows []mattnSuiteRow) string {

@@ -14,6 +14,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/sqlite-serial/sqlite-serial/internal/hist"
 )
 
 // A Unit describes a unit of work that waits for or holds the turn.
@@ -101,6 +103,15 @@ type Turn struct {
 	drained  func()
 	stats    Stats
 	onQueued func(depth int)
+
+	// slowWait is called by a waiter granted the turn after waiting longer than
+	// slowWaitOver (see ReportWaitsOver). Set before the turn is used.
+	slowWait     func(waited time.Duration, prev Unit, prevHeld time.Duration)
+	slowWaitOver time.Duration
+
+	// waitTimes and holdTimes are the distributions of how long units waited for the turn
+	// (zero for one that found it free) and held it; they need no lock.
+	waitTimes, holdTimes hist.Durations
 }
 
 // New returns a free turn. Acquire fails with closed, which must not be nil, once Refuse
@@ -128,6 +139,7 @@ func (t *Turn) Acquire(ctx context.Context, u Unit, limit time.Duration) error {
 		t.held, t.holder, t.since = true, u, start
 		t.stats.Units++
 		t.mu.Unlock()
+		t.waitTimes.ObserveZero()
 		return nil
 	}
 	if err := t.wait(ctx, u, start, limit); err != nil {
@@ -164,6 +176,11 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 	var gaveUp func() error
 	select {
 	case <-w.ready:
+		if w.err == nil && t.slowWait != nil {
+			if waited := time.Since(start); waited > t.slowWaitOver {
+				t.slowWait(waited, w.prev, w.prevHeld)
+			}
+		}
 		return w.err
 	case <-ctx.Done():
 		gaveUp = ctx.Err
@@ -230,6 +247,7 @@ func (t *Turn) Release() {
 	held := now.Sub(t.since)
 	t.stats.HoldTotal += held
 	t.stats.HoldMax = max(t.stats.HoldMax, held)
+	t.holdTimes.Observe(held)
 	if len(t.queue) > 0 {
 		next := t.queue[0]
 		copy(t.queue, t.queue[1:])
@@ -244,6 +262,7 @@ func (t *Turn) Release() {
 		t.stats.WaitTotal += waited
 		t.stats.WaitMax = max(t.stats.WaitMax, waited)
 		t.mu.Unlock()
+		t.waitTimes.Observe(waited)
 		close(next.ready)
 		return
 	}
@@ -312,6 +331,20 @@ func (t *Turn) Stats() (Stats, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.stats, len(t.queue)
+}
+
+// ReportWaitsOver makes every unit granted the turn after waiting longer than over call f,
+// without the turn's lock, with how long it waited, the unit that handed it the turn and
+// how long that unit held it. It must be called before the turn is used.
+func (t *Turn) ReportWaitsOver(over time.Duration, f func(waited time.Duration, prev Unit, prevHeld time.Duration)) {
+	t.slowWait, t.slowWaitOver = f, over
+}
+
+// Times returns the distributions of how long units waited for the turn (zero for one that
+// found it free; a unit that gave up is not in it) and how long they held it. Their
+// snapshots may be taken at any time.
+func (t *Turn) Times() (wait, hold *hist.Durations) {
+	return &t.waitTimes, &t.holdTimes
 }
 
 // OnQueued makes f be called, under the turn's lock, with the depth of the queue each
