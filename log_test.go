@@ -46,6 +46,25 @@ func (h *recordedLog) with(msg string) []map[string]slog.Value {
 	return out
 }
 
+// writeBehindTx holds the writer in a transaction for hold while an insert into t waits
+// for it, then commits, and returns once the insert ran.
+func writeBehindTx(t *testing.T, db *sql.DB, cn *Connector, hold time.Duration) {
+	t.Helper()
+	depths := queued(t, cn)
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	mustExec(t, tx, "INSERT INTO t(v) VALUES (1)")
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Exec("INSERT INTO t(v) VALUES (2)")
+		done <- err
+	}()
+	receive(t, depths)
+	time.Sleep(hold) // the wait that is measured, not a synchronization
+	require.NoError(t, tx.Commit())
+	require.NoError(t, receive(t, done))
+}
+
 // TestLoggerHearsOfALongWait holds the writer in a transaction for 150ms while a write
 // waits: the logger gets one record of the wait, naming the transaction and how long it
 // held the writer.
@@ -53,19 +72,7 @@ func TestLoggerHearsOfALongWait(t *testing.T) {
 	log := &recordedLog{}
 	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "l.db"), Logger: slog.New(log), LogWaitsOver: 50 * time.Millisecond})
 	mustExec(t, db, "CREATE TABLE t(v)")
-	depths := queued(t, cn)
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	mustExec(t, tx, "INSERT INTO t VALUES (1)")
-	done := make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO t VALUES (2)")
-		done <- err
-	}()
-	receive(t, depths)
-	time.Sleep(150 * time.Millisecond) // the hold the record must report
-	require.NoError(t, tx.Commit())
-	require.NoError(t, receive(t, done))
+	writeBehindTx(t, db, cn, 150*time.Millisecond)
 
 	waits := log.with("sqlite-serial: a unit of work waited for the writer")
 	require.Len(t, waits, 1)
@@ -113,18 +120,7 @@ func TestStatsHistograms(t *testing.T) {
 		mustExec(t, db, "INSERT INTO t(v) VALUES (1)")
 		queryInt(t, db, "SELECT count(*) FROM t")
 	}
-	depths := queued(t, cn)
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO t(v) VALUES (2)")
-		done <- err
-	}()
-	receive(t, depths)
-	time.Sleep(100 * time.Millisecond) // the wait the histogram must show
-	require.NoError(t, tx.Rollback())
-	require.NoError(t, receive(t, done))
+	writeBehindTx(t, db, cn, 100*time.Millisecond)
 	insert := func(ctx context.Context) (sql.Result, error) {
 		return db.ExecContext(ctx, "INSERT INTO t(v) VALUES (3)")
 	}
