@@ -10,10 +10,10 @@ import (
 )
 
 // readmeSection is the README section whose snippets the conformance tests run.
-const readmeSection = "## With sqlx, gorm, sqlc, goose, golang-migrate"
+const readmeSection = "## With sqlx, gorm, sqlc, goose, golang-migrate, bun, ent"
 
 // TestReadmeSnippetsAreRun checks that every Go snippet in the README's section on sqlx,
-// gorm, sqlc, goose and golang-migrate is code these tests run: each of its lines (but
+// gorm, sqlc, goose, golang-migrate, bun and ent is code these tests run: each of its lines (but
 // comments) stands, in order, in one test file.
 func TestReadmeSnippetsAreRun(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
