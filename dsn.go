@@ -174,6 +174,11 @@ type topology struct {
 // path, file::memory:, mode=memory or vfs=memdb) becomes a memdb database with a name
 // private to this connector, which its writer and readers share. Readers of a file: URI get
 // mode=ro; readers never get the journal or auto-vacuum keys, which the writer applies.
+// defaultStmtCache is the size of mattn's prepared-statement cache (_stmt_cache_size) on
+// every physical connection when the DSN does not give one: a text a connection runs again
+// is not prepared again.
+const defaultStmtCache = 16
+
 func planTopology(dsn string) topology {
 	q := splitQuery(dsn).without("cache")
 	uri := strings.HasPrefix(q.base, "file:")
@@ -195,6 +200,9 @@ func planTopology(dsn string) topology {
 	t.memory = q.base == ":memory:" || q.base == "" ||
 		(uri && (strings.HasPrefix(q.base, "file::memory:") || mode == "memory" || strings.EqualFold(q.get("vfs"), "memdb")))
 	t.readOnly = !t.memory && uri && (mode == "ro" || uriBool(q.get("immutable")))
+	if !q.has("_stmt_cache_size") {
+		q = q.with("_stmt_cache_size", strconv.Itoa(defaultStmtCache))
+	}
 	switch {
 	case t.memory:
 		q = q.without("mode", "vfs")

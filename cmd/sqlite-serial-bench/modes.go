@@ -35,7 +35,7 @@ type settings struct {
 	busyMS    int    // _busy_timeout
 	readers   int    // R
 	defaults  bool   // pools at their defaults (-defaults): no pool sizes, no _serial_readers
-	stmtCache int    // _stmt_cache_size
+	stmtCache int    // _stmt_cache_size; -1 leaves it out
 }
 
 // baseSettings returns the settings of opts before a workload or mode changes them.
@@ -54,11 +54,11 @@ func (s settings) conns(n int) int {
 
 // mattnKeys returns the DSN keys that every mode gets alike.
 func (s settings) mattnKeys() []string {
-	return []string{
-		"_busy_timeout=" + strconv.Itoa(s.busyMS),
-		"_sync=" + s.sync,
-		"_stmt_cache_size=" + strconv.Itoa(s.stmtCache),
+	keys := []string{"_busy_timeout=" + strconv.Itoa(s.busyMS), "_sync=" + s.sync}
+	if s.stmtCache >= 0 {
+		keys = append(keys, "_stmt_cache_size="+strconv.Itoa(s.stmtCache))
 	}
+	return keys
 }
 
 // poolPlan is one *sql.DB a mode opens.

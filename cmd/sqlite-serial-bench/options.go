@@ -19,7 +19,7 @@ type options struct {
 	writers      int           // writer goroutines of writes-normal and writes-full
 	mixedWriters int           // writer goroutines of mixed
 	sync         string        // synchronous setting (_sync) for every workload but writes-normal and writes-full
-	stmtCache    int           // mattn's _stmt_cache_size, the same for every mode
+	stmtCache    int           // mattn's _stmt_cache_size, the same for every mode; -1 leaves it out
 	busy0        bool          // whether sqlite-serial runs again with _busy_timeout=0 as serial-busy0
 	out          string        // directory for results.md and ops.svg; empty writes no files
 	workloads    []string      // the workloads to run, in the order they run
@@ -48,7 +48,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.writers, "writers", defaultWriters, "writer goroutines of writes-normal and writes-full")
 	fs.IntVar(&o.mixedWriters, "mixed-writers", defaultMixedWriters, "writer goroutines of mixed, beside its 2×R readers")
 	fs.StringVar(&o.sync, "sync", "NORMAL", "synchronous setting (_sync) for every mode: OFF, NORMAL, FULL or EXTRA")
-	fs.IntVar(&o.stmtCache, "stmt-cache", 0, "mattn's prepared-statement cache per connection (_stmt_cache_size) for every mode; 0 is off")
+	fs.IntVar(&o.stmtCache, "stmt-cache", -1, "mattn's prepared-statement cache per connection (_stmt_cache_size) for every mode; 0 is off; -1 leaves the key out, for each driver's default (mattn: off; sqlite-serial: 16)")
 	fs.BoolVar(&o.busy0, "busy0", true, "also run sqlite-serial with _busy_timeout=0, as mode serial-busy0")
 	fs.StringVar(&o.out, "out", "", "if set, a directory to write results.md and ops.svg to")
 	fs.StringVar(&workloads, "workloads", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ","))
@@ -103,8 +103,8 @@ func (o options) validate() error {
 		return fmt.Errorf("-mixed-writers must be from 1 to 1024, not %d", o.mixedWriters)
 	case !slices.Contains(syncValues, o.sync):
 		return fmt.Errorf("-sync must be one of %s, not %q", strings.Join(syncValues, ", "), o.sync)
-	case o.stmtCache < 0:
-		return fmt.Errorf("-stmt-cache must not be negative, not %d", o.stmtCache)
+	case o.stmtCache < -1:
+		return fmt.Errorf("-stmt-cache must be -1 (each driver's default) or more, not %d", o.stmtCache)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func settingsBlocks(env machine, opts options, workloads []workload, modes []mod
 		fmt.Sprintf("Writer goroutines: %d in writes-normal and writes-full (-writers), %d in mixed (-mixed-writers).", opts.writers, opts.mixedWriters),
 		fmt.Sprintf("Synchronous: _sync=%s for every workload but writes-normal (NORMAL) and writes-full (FULL).", opts.sync),
 		fmt.Sprintf("Busy timeout: _busy_timeout=%d for every mode but serial-busy0 (0).", busyTimeoutMS),
-		fmt.Sprintf("Statement cache: _stmt_cache_size=%d for every mode.", opts.stmtCache),
+		stmtCacheLine(opts.stmtCache),
 		fmt.Sprintf("Rounds: %d, the modes in a rotating order within each round and workload, each run on a fresh database file; timed workloads run %v each.", opts.rounds, opts.duration),
 		"Workloads: " + strings.Join(names(workloads, func(w workload) string { return w.name }), ", ") + ".",
 	}
@@ -302,4 +302,12 @@ func truncate(s string, n int) string {
 		return string(r)
 	}
 	return string(r[:n-3]) + "..."
+}
+
+// stmtCacheLine describes the statement cache of a run.
+func stmtCacheLine(n int) string {
+	if n < 0 {
+		return "Statement cache: _stmt_cache_size not set, each driver's default (mattn's cache off; sqlite-serial's 16 per connection)."
+	}
+	return fmt.Sprintf("Statement cache: _stmt_cache_size=%d for every mode.", n)
 }

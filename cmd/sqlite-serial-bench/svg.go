@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -37,7 +38,7 @@ func buildChart(rs *results, env machine, opts options) chart {
 	ref := referenceMode(rs)
 	c := chart{
 		title:    fmt.Sprintf("sqlite-serial-bench: median ops/s relative to %s (%s = 1.0)", ref, ref),
-		subtitle: fmt.Sprintf("%s; %s, SQLite %s; %s, _sync=%s, _busy_timeout=%d, _stmt_cache_size=%d; %d rounds, timed runs %v", env.short(), env.goVersion, env.sqliteVersion, poolsShort(opts), opts.sync, busyTimeoutMS, opts.stmtCache, opts.rounds, opts.duration),
+		subtitle: fmt.Sprintf("%s; %s, SQLite %s; %s, _sync=%s, _busy_timeout=%d, _stmt_cache_size=%s; %d rounds, timed runs %v", env.short(), env.goVersion, env.sqliteVersion, poolsShort(opts), opts.sync, busyTimeoutMS, stmtCacheShort(opts.stmtCache), opts.rounds, opts.duration),
 		axis:     "ops/s relative to " + ref,
 	}
 	for _, m := range rs.modes {
@@ -195,4 +196,12 @@ func esc(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s)) // writing to a strings.Builder cannot fail
 	return b.String()
+}
+
+// stmtCacheShort is the statement cache of a run, for the chart's subtitle.
+func stmtCacheShort(n int) string {
+	if n < 0 {
+		return "default"
+	}
+	return strconv.Itoa(n)
 }
