@@ -11,6 +11,8 @@ package sqliteserial
 #include <string.h>
 
 typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+extern int sqlite3_reset(sqlite3_stmt*);
 extern long long sqlite3_last_insert_rowid(sqlite3*);
 extern void sqlite3_set_last_insert_rowid(sqlite3*, long long);
 extern long long sqlite3_changes64(sqlite3*);
@@ -21,6 +23,15 @@ extern void sqlite3_free(void*);
 extern int sqlite3_db_status(sqlite3*, int, int*, int*, int);
 
 #define SERIAL_DBSTATUS_DEFERRED_FKS 10
+#define SERIAL_DBCONFIG_NO_CKPT_ON_CLOSE 1006
+
+extern int sqlite3_db_config(sqlite3*, int, ...);
+
+// serial_no_ckpt_on_close keeps SQLite from checkpointing the WAL (and deleting it) when db
+// is the last connection on the file to close.
+static int serial_no_ckpt_on_close(sqlite3 *db) {
+	return sqlite3_db_config(db, SERIAL_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int*)0);
+}
 
 // serial_deferred_fks reports whether db's transaction has foreign key violations whose
 // check is deferred to its COMMIT.
@@ -71,6 +82,7 @@ static serial_values serial_enter(sqlite3 *db, long long rowid) {
 import "C"
 
 import (
+	"fmt"
 	"reflect"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -84,6 +96,34 @@ type dbHandle *C.sqlite3
 func handleOf(c *sqlite3.SQLiteConn) dbHandle {
 	return dbHandle(reflect.ValueOf(c).Elem().FieldByName("db").UnsafePointer())
 }
+
+// noCheckpointOnClose makes h leave the WAL as it is when it closes last on the file.
+func noCheckpointOnClose(h dbHandle) error {
+	if rc := C.serial_no_ckpt_on_close(h); rc != 0 {
+		return fmt.Errorf("sqliteserial: SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE: error %d", int(rc))
+	}
+	return nil
+}
+
+// resetStmt resets h, ending the read a step to a row left it in. mattn's Exec of a
+// prepared statement steps it once and leaves it there when the step gave a row (a
+// SELECT), until the statement runs again: meanwhile its connection keeps the snapshot of
+// that read, and keeps the WAL from being checkpointed past it.
+func resetStmt(h *sqlite3.SQLiteStmt) {
+	if p := reflect.ValueOf(h).Elem().Field(stmtHandleField).UnsafePointer(); p != nil {
+		C.sqlite3_reset((*C.sqlite3_stmt)(p))
+	}
+}
+
+// stmtHandleField is the index of mattn's unexported field s, a statement's sqlite3_stmt
+// handle, looked up once.
+var stmtHandleField = func() int {
+	f, ok := reflect.TypeFor[sqlite3.SQLiteStmt]().FieldByName("s")
+	if !ok {
+		panic("sqliteserial: mattn's SQLiteStmt has no field s")
+	}
+	return f.Index[0]
+}()
 
 // connValues are a connection's last_insert_rowid(), changes() and total_changes().
 type connValues struct {

@@ -4,6 +4,7 @@ package sqliteserial
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"sync"
@@ -72,6 +73,29 @@ type checkpointer struct {
 	blockedAt   time.Time
 	blockedSize int64
 	backoff     time.Duration
+	// blockedSalts are the WAL header's salts when the checkpoint was blocked: SQLite
+	// changes them each time it starts the WAL over, which it does in place, without the
+	// file growing, once nothing reads the WAL any more.
+	blockedSalts uint64
+	// every is how many units pass before the next look (checkpointEvery, or fewer when
+	// that many would write more than the last eighth of the limit); lastSize is the WAL's
+	// size at the last look, after its checkpoint if one ran.
+	every    int
+	lastSize int64
+}
+
+// walSalts returns the two salts of the WAL header at path, or 0.
+func walSalts(path string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], 16); err != nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // checkpointStats count the checkpoints the writer ran.
@@ -89,7 +113,12 @@ func (cp *checkpointer) due(size int64) bool {
 	if cp.blockedAt.IsZero() {
 		return true
 	}
-	return time.Since(cp.blockedAt) >= cp.backoff && size >= cp.blockedSize+max(cp.limit/4, checkpointGrowthMin)
+	if time.Since(cp.blockedAt) < cp.backoff {
+		return false
+	}
+	// The WAL grew, or it was started over (whoever blocked the checkpoint may be gone; the
+	// file does not grow then, however much is written).
+	return size >= cp.blockedSize+max(cp.limit/4, checkpointGrowthMin) || walSalts(cp.walPath) != cp.blockedSalts
 }
 
 // outcome records how the checkpoint of a WAL of size bytes ended.
@@ -98,8 +127,21 @@ func (cp *checkpointer) outcome(size int64, err error) {
 	case err == nil:
 		cp.blockedAt, cp.backoff = time.Time{}, 0
 	case err == errCheckpointBlocked:
-		cp.blockedAt, cp.blockedSize = time.Now(), size
+		cp.blockedAt, cp.blockedSize, cp.blockedSalts = time.Now(), size, walSalts(cp.walPath)
 		cp.backoff = min(max(2*cp.backoff, checkpointBackoff), checkpointBackoffMax)
+	}
+}
+
+// plan sets how many units pass before the next look, from how much the units since the
+// last look grew the WAL to size: checkpointEvery, or fewer when that many would write more
+// than the last eighth of the limit. after is the WAL's size once the look is done (0 after
+// a checkpoint that truncated it).
+func (cp *checkpointer) plan(units int, size, after int64) {
+	grown := size - cp.lastSize // 0 or less: started over in place, no sign of growth
+	cp.lastSize = after
+	cp.every = checkpointEvery
+	if perUnit := grown / int64(max(units, 1)); perUnit > 0 {
+		cp.every = int(min(max(cp.limit/8/perUnit, 1), checkpointEvery))
 	}
 }
 
@@ -111,18 +153,27 @@ func (w *writer) afterUnit(held time.Duration) {
 		return
 	}
 	cp.units++
-	if cp.units < checkpointEvery && held < checkpointLookAfter {
+	if cp.units < max(cp.every, 1) && held < checkpointLookAfter {
 		return
 	}
+	units := cp.units
 	cp.units = 0
 	info, err := os.Stat(cp.walPath)
-	if err != nil || !cp.due(info.Size()) {
+	if err != nil {
+		return
+	}
+	size := info.Size()
+	if !cp.due(size) {
+		cp.plan(units, size, size)
 		return
 	}
 	err = w.checkpointWAL()
-	cp.outcome(info.Size(), err)
+	cp.outcome(size, err)
 	if err != nil {
-		w.logCheckpoint(info.Size(), err)
+		w.logCheckpoint(size, err)
+		cp.plan(units, size, size)
+	} else {
+		cp.plan(units, size, 0)
 	}
 	w.statsMu.Lock()
 	w.stats.checkpoints.runs++
@@ -161,8 +212,13 @@ func (w *writer) checkpointWAL() error {
 		return err
 	}
 	busy, err := queryText(c.SQLiteConn, "PRAGMA wal_checkpoint(TRUNCATE)")
-	if _, rerr := c.ExecContext(context.Background(), "PRAGMA busy_timeout = "+previous, nil); err == nil {
-		err = rerr
+	if _, rerr := c.ExecContext(context.Background(), "PRAGMA busy_timeout = "+previous, nil); rerr != nil {
+		// The writer must not go on without its busy timeout: the next holder opens another.
+		c.Close()
+		w.conn = nil
+		if err == nil {
+			err = rerr
+		}
 	}
 	if err == nil && busy != "0" {
 		// Every read of the driver's that began before the complete copy has ended, and

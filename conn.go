@@ -148,7 +148,9 @@ func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	return h.ExecContext(ctx, cl.args)
+	res, err := h.ExecContext(ctx, cl.args)
+	resetStmt(h) // a SELECT's step to its first row would keep p in its read
+	return res, err
 }
 
 // runsPrepared reports whether the call runs as pl.prepared: when there is one and the

@@ -483,6 +483,14 @@ func (cn *Connector) openConn(dsn string) (*sqlite3.SQLiteConn, error) {
 		return nil, err
 	}
 	c := dc.(*sqlite3.SQLiteConn)
+	if cn.cfg.ExternalCheckpoints {
+		// Close runs no checkpoint: not the driver's, nor SQLite's own when the last
+		// connection on the file closes, which would checkpoint and delete the WAL.
+		if err := noCheckpointOnClose(handleOf(c)); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if cn.topo.busyTimeout < minBusyTimeout {
 		// SQLite's own brief locks between the connections of one process (a reader
 		// reading the WAL index as the writer changes it) must not surface as "database is
