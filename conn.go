@@ -1108,6 +1108,11 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 // would run only when the classifier cannot prepare it, so that SQLite's own error for a
 // bad statement reaches the caller here, as with mattn/go-sqlite3.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if query == connectorProbe {
+		// Answered by query without SQLite (see wrapped.go): a wrapper that offers Prepare
+		// alone must not have it classified, placed or waiting for the writer.
+		return &stmt{c: c, query: query}, nil
+	}
 	c.cn.calls.enter()
 	defer c.cn.calls.leave()
 	if err := c.usable(); err != nil {

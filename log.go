@@ -5,6 +5,7 @@ package sqliteserial
 import (
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sqlite-serial/sqlite-serial/internal/turn"
 )
@@ -20,7 +21,11 @@ func clipped(query string) string {
 	if len(query) <= logStatementLimit {
 		return query
 	}
-	return query[:logStatementLimit] + "..."
+	n := logStatementLimit
+	for n > 0 && !utf8.RuneStart(query[n]) {
+		n-- // not inside a character
+	}
+	return query[:n] + "..."
 }
 
 // logTimeLimit records that the statement query was stopped by its time limit.
@@ -41,17 +46,23 @@ func (cn *Connector) reportLongWaits(w *writer) {
 	if over == 0 {
 		over = defaultLogWaitsOver
 	}
+	// The unit that waited holds the writer when the turn reports its wait: the record is
+	// kept until it gives the writer back (see writer.release), so that a handler that
+	// takes long never keeps the writer from the next units.
 	w.turn.ReportWaitsOver(over, func(waited time.Duration, prev turn.Unit, prevHeld time.Duration) {
-		l.Warn("sqlite-serial: a unit of work waited for the writer",
-			slog.Duration("waited", waited),
-			slog.String("held_by", holdKind(prev.Kind).String()),
-			slog.Duration("held_for", prevHeld),
-			slog.String("summary", "held by "+holdKind(prev.Kind).String()+" open for "+prevHeld.Round(time.Millisecond).String()))
+		w.records = append(w.records, func() {
+			l.Warn("sqlite-serial: a unit of work waited for the writer",
+				slog.Duration("waited", waited),
+				slog.String("held_by", holdKind(prev.Kind).String()),
+				slog.Duration("held_for", prevHeld),
+				slog.String("summary", "held by "+holdKind(prev.Kind).String()+" open for "+prevHeld.Round(time.Millisecond).String()))
+		})
 	})
 	w.logger = l
 }
 
-// logCheckpoint records a checkpoint of a WAL of size bytes that could not complete.
+// logCheckpoint records a checkpoint of a WAL of size bytes that could not complete, to be
+// logged once the holder gives the writer back.
 func (w *writer) logCheckpoint(size int64, err error) {
 	if w.logger == nil {
 		return
@@ -64,6 +75,9 @@ func (w *writer) logCheckpoint(size int64, err error) {
 	} else if err != errCheckpointOutlasted {
 		reason = err.Error()
 	}
-	w.logger.Warn("sqlite-serial: a checkpoint could not complete",
-		slog.Int64("wal_bytes", size), slog.String("reason", reason), slog.String("retry", retry))
+	l := w.logger
+	w.records = append(w.records, func() {
+		l.Warn("sqlite-serial: a checkpoint could not complete",
+			slog.Int64("wal_bytes", size), slog.String("reason", reason), slog.String("retry", retry))
+	})
 }

@@ -52,7 +52,8 @@ type readerPool struct {
 	// lastOverflow is when a caller last opened a reader beyond the limit.
 	lastOverflow time.Time
 	// waitTimes is the distribution of how long reads waited for a reader: zero when one
-	// was idle, else the time to open one or to be handed one at max. It needs no lock.
+	// was idle, else the time to open one or to be handed one at max; a read that gave up
+	// or failed is not in it. It needs no lock.
 	waitTimes hist.Durations
 
 	// testHookWaiting, when set by a test, is called under mu each time a caller starts
@@ -139,7 +140,7 @@ func (p *readerPool) refresh(c *physConn) error {
 	return nil
 }
 
-func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
+func (p *readerPool) take(ctx context.Context, nested bool) (_ *physConn, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -158,7 +159,12 @@ func (p *readerPool) take(ctx context.Context, nested bool) (*physConn, error) {
 		return c, nil
 	}
 	start := time.Now()
-	defer func() { p.waitTimes.Observe(time.Since(start)) }()
+	defer func() {
+		// A read that gave up, or found the pool closed, was handed no reader.
+		if err == nil {
+			p.waitTimes.Observe(time.Since(start))
+		}
+	}()
 	if p.count < p.max || nested {
 		if p.count >= p.limit {
 			p.stats.overflowed++

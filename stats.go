@@ -33,7 +33,7 @@ type Stats struct {
 	WriterWaitTimes, WriterHoldTimes Histogram
 	// ReaderWaitTimes is the distribution of how long reads waited for a reader, in
 	// seconds: zero when one was idle, else the time to open one, or to be handed one at
-	// _serial_readers_max.
+	// _serial_readers_max (a read that gave up or failed is not in it).
 	ReaderWaitTimes Histogram
 	// BatchSizes is the distribution of the writes per committed group commit.
 	BatchSizes Histogram

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -64,9 +65,34 @@ func (r *probeRows) Next(dest []driver.Value) error {
 	return nil
 }
 
+// resolved caches the connector found behind each *sql.DB, for as long as the *sql.DB is
+// reachable: after the first call, StatsOf (a metrics scrape) and WithWriter need no
+// connection of db's pool, which may all be in use (by transactions, at SetMaxOpenConns).
+var resolved sync.Map // weak.Pointer[sql.DB] -> *Connector
+
 // connectorOf returns the connector behind db, whether db's connections are the driver's
 // own or a wrapper's of them.
 func connectorOf(db *sql.DB) (*Connector, error) {
+	key := weak.Make(db)
+	if v, ok := resolved.Load(key); ok {
+		cn := v.(*Connector)
+		if cn.closed.Load() {
+			return nil, ErrClosed
+		}
+		return cn, nil
+	}
+	cn, err := findConnector(db)
+	if err != nil {
+		return nil, err
+	}
+	if _, loaded := resolved.LoadOrStore(key, cn); !loaded {
+		runtime.AddCleanup(db, func(k weak.Pointer[sql.DB]) { resolved.Delete(k) }, key)
+	}
+	return cn, nil
+}
+
+// findConnector asks db's pool for a connection and finds the connector behind it.
+func findConnector(db *sql.DB) (*Connector, error) {
 	ctx := context.Background()
 	c, err := db.Conn(ctx)
 	if err != nil {
@@ -88,10 +114,16 @@ func connectorOf(db *sql.DB) (*Connector, error) {
 		return cn, nil
 	}
 	var n int64
-	if err := c.QueryRowContext(ctx, connectorProbe).Scan(&n); err == nil && n > 0 {
+	err = c.QueryRowContext(ctx, connectorProbe).Scan(&n)
+	if err == nil && n > 0 {
 		if cn := connectorByNumber(uint64(n)); cn != nil {
 			return cn, nil
 		}
+		return nil, ErrClosed // numbered, but closed or collected
 	}
-	return nil, fmt.Errorf("sqliteserial: the database's driver is %s, which is neither sqlite-serial nor a wrapper of it that passes queries through", wrapper)
+	msg := "sqliteserial: the database's driver is " + wrapper + ", which is neither sqlite-serial nor a wrapper of it that passes queries through"
+	if err != nil {
+		return nil, fmt.Errorf("%s (the probe failed: %w)", msg, err)
+	}
+	return nil, errors.New(msg)
 }

@@ -75,6 +75,12 @@ type writer struct {
 	// logger is Config.Logger, told of checkpoints that could not complete; nil for none.
 	// Set before the writer is used.
 	logger *slog.Logger
+	// records are the holder's log records (of its long wait for the writer, of a
+	// checkpoint that could not complete), logged once it gives the writer back, so that
+	// a handler that takes long never keeps the writer from the next units; only the holder
+	// uses it. A record made while the turn is handed on (a batch's checkpoint) is logged
+	// by the holder after the next.
+	records []func()
 
 	// batchSizes is the distribution of the statements per committed batch; it needs no
 	// lock.
@@ -123,7 +129,7 @@ func (w *writer) acquireUnit(ctx context.Context, kind holdKind, batchable bool)
 	}
 	w.since = time.Now()
 	if err := w.acquireGate(ctx, start); err != nil {
-		w.turn.Release()
+		w.handOn()
 		return err
 	}
 	if w.conn == nil || w.reopen || closedUnderneath(w.conn) {
@@ -199,7 +205,18 @@ func (w *writer) release() {
 		w.afterUnit(time.Since(w.since))
 	} // else commitBatch checks the WAL once the batch is committed
 	w.gate.releaseExclusive()
+	w.handOn()
+}
+
+// handOn hands the writer's turn on, then logs the holder's records: the next holder does
+// not wait for the logger.
+func (w *writer) handOn() {
+	records := w.records
+	w.records = nil
 	w.turn.Release()
+	for _, record := range records {
+		record()
+	}
 }
 
 // adoptImage copies the writer connection's main database, deserialized into memory, into

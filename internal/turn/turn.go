@@ -75,7 +75,14 @@ type waiter struct {
 	// for.
 	prev     Unit
 	prevHeld time.Duration
-	err      error // set under Turn.mu before ready is closed when the queue refuses it
+	// waited is how long it queued, set with granted.
+	waited time.Duration
+	// longest and longestHeld are the unit that held the turn longest while the waiter
+	// queued and how long it held it, updated under Turn.mu at each hand-over: what a long
+	// wait is reported to have waited for (see ReportWaitsOver).
+	longest     Unit
+	longestHeld time.Duration
+	err         error // set under Turn.mu before ready is closed when the queue refuses it
 }
 
 // waitTimers holds stopped timers for the wait limit: a unit that waits is common under
@@ -106,7 +113,7 @@ type Turn struct {
 
 	// slowWait is called by a waiter granted the turn after waiting longer than
 	// slowWaitOver (see ReportWaitsOver). Set before the turn is used.
-	slowWait     func(waited time.Duration, prev Unit, prevHeld time.Duration)
+	slowWait     func(waited time.Duration, longest Unit, held time.Duration)
 	slowWaitOver time.Duration
 
 	// waitTimes and holdTimes are the distributions of how long units waited for the turn
@@ -142,7 +149,8 @@ func (t *Turn) Acquire(ctx context.Context, u Unit, limit time.Duration) error {
 		t.waitTimes.ObserveZero()
 		return nil
 	}
-	if err := t.wait(ctx, u, start, limit); err != nil {
+	w, err := t.wait(ctx, u, start, limit)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -150,15 +158,23 @@ func (t *Turn) Acquire(ctx context.Context, u Unit, limit time.Duration) error {
 		t.mu.Lock()
 		t.stats.GaveUp++
 		t.mu.Unlock()
-		t.Release()
+		t.release(w)
 		return err
+	}
+	// Only a unit that runs is in the wait distribution and reported: one granted the
+	// turn as it gave up waited for nothing.
+	t.waitTimes.Observe(w.waited)
+	if t.slowWait != nil {
+		if waited := time.Since(start); waited > t.slowWaitOver {
+			t.slowWait(waited, w.longest, w.longestHeld)
+		}
 	}
 	return nil
 }
 
 // wait queues a waiter and blocks until it is granted the turn or gives up. It is called
-// with t.mu held and returns with it released.
-func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Duration) error {
+// with t.mu held and returns with it released. On success it returns the waiter, granted.
+func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Duration) (*waiter, error) {
 	w := &waiter{ready: make(chan struct{}), unit: u, since: start}
 	t.queue = append(t.queue, w)
 	if t.onQueued != nil {
@@ -176,12 +192,10 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 	var gaveUp func() error
 	select {
 	case <-w.ready:
-		if w.err == nil && t.slowWait != nil {
-			if waited := time.Since(start); waited > t.slowWaitOver {
-				t.slowWait(waited, w.prev, w.prevHeld)
-			}
+		if w.err != nil {
+			return nil, w.err
 		}
-		return w.err
+		return w, nil
 	case <-ctx.Done():
 		gaveUp = ctx.Err
 	case <-timer.C:
@@ -205,14 +219,14 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 	switch {
 	case w.err != nil:
 		t.mu.Unlock()
-		return w.err
+		return nil, w.err
 	case w.granted:
 		// Granted as the caller gave up: the unit never runs, the next one does.
 		t.stats.GaveUp++
 		e := limitError()
 		t.mu.Unlock()
-		t.Release()
-		return e
+		t.release(w)
+		return nil, e
 	}
 	for i, q := range t.queue {
 		if q == w {
@@ -223,13 +237,21 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 	t.stats.GaveUp++
 	e := limitError()
 	t.mu.Unlock()
-	return e
+	return nil, e
 }
 
 // Release ends the caller's hold and hands the turn to the head of the queue, or frees it.
 // A batch left open ends first unless the head may join it (see Batch). Only the holder
 // calls it.
 func (t *Turn) Release() {
+	t.release(nil)
+}
+
+// release is Release. unrun, when set, is the waiter that holds the turn but gave up as it
+// was granted it: it never ran, so its hold is not in the hold distribution, and the next
+// holder is told it waited for the unit that handed unrun the turn, for as long as that
+// one held it.
+func (t *Turn) release(unrun *waiter) {
 	now := time.Now()
 	t.mu.Lock()
 	if t.batch != nil {
@@ -247,22 +269,32 @@ func (t *Turn) Release() {
 	held := now.Sub(t.since)
 	t.stats.HoldTotal += held
 	t.stats.HoldMax = max(t.stats.HoldMax, held)
-	t.holdTimes.Observe(held)
+	prev, prevHeld := t.holder, held
+	if unrun != nil {
+		prev, prevHeld = unrun.prev, unrun.prevHeld
+	} else {
+		t.holdTimes.Observe(held)
+		for _, q := range t.queue {
+			if held >= q.longestHeld {
+				q.longest, q.longestHeld = t.holder, held
+			}
+		}
+	}
 	if len(t.queue) > 0 {
 		next := t.queue[0]
 		copy(t.queue, t.queue[1:])
 		t.queue[len(t.queue)-1] = nil
 		t.queue = t.queue[:len(t.queue)-1]
 		next.granted = true
-		next.prev, next.prevHeld = t.holder, held
+		next.prev, next.prevHeld = prev, prevHeld
 		t.holder, t.since = next.unit, now
 		t.stats.Units++
 		waited := now.Sub(next.since)
+		next.waited = waited
 		t.stats.Waits++
 		t.stats.WaitTotal += waited
 		t.stats.WaitMax = max(t.stats.WaitMax, waited)
 		t.mu.Unlock()
-		t.waitTimes.Observe(waited)
 		close(next.ready)
 		return
 	}
@@ -334,9 +366,10 @@ func (t *Turn) Stats() (Stats, int) {
 }
 
 // ReportWaitsOver makes every unit granted the turn after waiting longer than over call f,
-// without the turn's lock, with how long it waited, the unit that handed it the turn and
-// how long that unit held it. It must be called before the turn is used.
-func (t *Turn) ReportWaitsOver(over time.Duration, f func(waited time.Duration, prev Unit, prevHeld time.Duration)) {
+// without the turn's lock, with how long it waited, the unit that held the turn longest
+// while it waited and how long that unit held it. A unit granted the turn as it gave up
+// does not call it. It must be called before the turn is used.
+func (t *Turn) ReportWaitsOver(over time.Duration, f func(waited time.Duration, longest Unit, held time.Duration)) {
 	t.slowWait, t.slowWaitOver = f, over
 }
 
