@@ -343,6 +343,24 @@ func TestDifferenceTotalChangesCountsEverySessionOnTheWriter(t *testing.T) {
 	}
 }
 
+// TestDifferenceProbeAnswersTheConnectorsNumber runs the probe query on both drivers:
+// mattn answers 0, as SQLite does, and the driver the number of its connector.
+func TestDifferenceProbeAnswersTheConnectorsNumber(t *testing.T) {
+	const probe = "SELECT 0 /* sqlite-serial: connector */"
+	for driver, isMattn := range map[string]bool{"sqlite3": true, "sqlite-serial": false} {
+		var n int64
+		require.NoError(t, openTarget(t, driver).QueryRow(probe).Scan(&n))
+		if isMattn {
+			require.Zero(t, n, driver)
+		} else {
+			require.Positive(t, n, driver)
+		}
+	}
+	var n int64
+	require.NoError(t, openTarget(t, "sqlite-serial").QueryRow("SELECT 0 /* another comment */").Scan(&n))
+	require.Zero(t, n, "any other text is SQLite's")
+}
+
 // TestDifferenceRawHandsTheDriversConnection shows that sql.Conn.Raw through sqlite-serial
 // hands the driver's own connection, not mattn's, and that WithWriter, the documented way to
 // mattn's connection, hands a working *sqlite3.SQLiteConn: the backup API copies the
