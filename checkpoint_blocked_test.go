@@ -177,6 +177,11 @@ func TestExternalCheckpointsKey(t *testing.T) {
 	require.ErrorContains(t, err, "_serial_checkpoint")
 	_, err = ParseDSN("x.db?_serial_checkpoint=external&_serial_wal_limit=8M")
 	require.ErrorContains(t, err, "give one of them")
+	cfg, err = ParseDSN("x.db?_serial_checkpoint=external&_serial_wal_limit=0")
+	require.NoError(t, err, "a limit of 0 (off) agrees with external checkpoints")
+	again, err := ParseDSN(cfg.FormatDSN())
+	require.NoError(t, err)
+	require.Equal(t, cfg, again)
 	_, err = NewConnector(&Config{DSN: "x.db", ExternalCheckpoints: true, WALLimit: 8 << 20})
 	require.ErrorContains(t, err, "give one of them")
 }

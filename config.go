@@ -137,9 +137,9 @@ func ParseDSN(dsn string) (*Config, error) {
 }
 
 // checkCheckpoints refuses a WAL limit, which the driver's checkpoints keep, together with
-// checkpoints left to another process.
+// checkpoints left to another process (a limit of 0, off, agrees with them).
 func (c *Config) checkCheckpoints() error {
-	if c.ExternalCheckpoints && c.WALLimit != 0 {
+	if c.ExternalCheckpoints && c.WALLimit > 0 {
 		return fmt.Errorf("sqliteserial: %s=external leaves every checkpoint to another process, and %s is the size at which the driver's own checkpoints run: give one of them", keyCheckpoint, keyWALLimit)
 	}
 	return nil
