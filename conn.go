@@ -47,6 +47,10 @@ type conn struct {
 	// that needed it are open (writeRows).
 	holding   bool
 	writeRows int
+	// sharedRows counts those of writeRows open on the shared writer: a DROP of the session's
+	// own connection meets them as another statement under way would on one connection
+	// (see dropBesideRows).
+	sharedRows int
 	sqlTx     bool
 	tx        *tx
 
@@ -218,6 +222,8 @@ type placement struct {
 	// connection, whose ledger reports the session's last_insert_rowid() and changes()
 	// until settleChanges.
 	entered bool
+	// sharedRows is set for rows open on the shared writer, counted in conn.sharedRows.
+	sharedRows bool
 	// batch is the outcome of the batch the statement runs in on the writer, if it does.
 	batch *batchOutcome
 	// prepared is the statement as the reader prepared it to judge it (see judgeOnReader),
@@ -469,12 +475,15 @@ func (c *conn) judgeOnReader(ctx context.Context, query string) (pl placement, c
 }
 
 // dropBesideRows returns SQLite's error for a statement that drops a table or an index while
-// the session's rows are open on a reader: on one connection, SQLite refuses to drop one
-// while another statement of the connection is under way. The classifier judges tables it
+// the session's rows are open on a reader, or on the shared writer while the statement runs
+// on the session's own connection: on one connection, SQLite refuses to drop one while
+// another statement of the connection is under way. The classifier judges tables it
 // sees; one only the session's connection, or the writer it holds, knows (a temp table) is
 // judged there.
 func (c *conn) dropBesideRows(cls *route.Classification, query string) error {
-	if len(c.leases) == 0 || !cls.Drops {
+	// Rows on the shared writer are beside a statement of the session's own connection.
+	beside := len(c.leases) > 0 || (c.session != nil && c.sharedRows > 0)
+	if !beside || !cls.Drops {
 		return nil
 	}
 	destroys := cls.Destroys
@@ -1098,6 +1107,10 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 	}
 	if pl.kind == onWriter {
 		c.writeRows++
+		if c.cn.writer != nil && pl.conn == c.cn.writer.conn {
+			c.sharedRows++
+			pl.sharedRows = true
+		}
 	}
 	out := rowsPool.Get().(*rows)
 	*out = rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel, query: cl.query}
@@ -1209,7 +1222,7 @@ func (c *conn) Close() error {
 		}
 		c.sqlTx = false
 	}
-	c.writeRows = 0
+	c.writeRows, c.sharedRows = 0, 0
 	c.releaseWriterIfIdle()
 	for len(c.leases) > 0 {
 		l := c.leases[0]

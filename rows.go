@@ -63,6 +63,9 @@ func (r *rows) Close() error {
 	r.cancel()
 	if r.pl.kind == onWriter {
 		r.c.writeRows--
+		if r.pl.sharedRows {
+			r.c.sharedRows--
+		}
 	}
 	r.c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.err))
 	r.c.finish(r.pl, r.err)
