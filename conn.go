@@ -51,8 +51,8 @@ type conn struct {
 	// own connection meets them as another statement under way would on one connection
 	// (see dropBesideRows).
 	sharedRows int
-	sqlTx     bool
-	tx        *tx
+	sqlTx      bool
+	tx         *tx
 
 	// session is the session's own connection, once it keeps state of its own. sessionUses
 	// counts the reads on it that are under way (open rows, a read-only transaction);
