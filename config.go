@@ -82,11 +82,12 @@ type Config struct {
 	BatchMax int
 	// ExternalCheckpoints leaves every checkpoint of the WAL to another process, such as
 	// Litestream (_serial_checkpoint=external; _serial_checkpoint=driver is the default):
-	// the writer runs no checkpoint when the WAL passes a size (WALLimit must be left
-	// unset), Close does not checkpoint, and the writer and every session connection run
-	// PRAGMA wal_autocheckpoint = 0, as Litestream advises, so that SQLite's own
-	// checkpoints do not race the other process's either. The WAL then grows until that
-	// process checkpoints it.
+	// the writer runs no checkpoint when the WAL passes a size (WALLimit must be 0 or
+	// negative), Close does not checkpoint, nor does SQLite when the driver's connection
+	// is the last on the file to close (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), and the writer
+	// and every session connection run PRAGMA wal_autocheckpoint = 0, as Litestream
+	// advises, so that SQLite's own checkpoints do not race the other process's either.
+	// The WAL then grows until that process checkpoints it.
 	ExternalCheckpoints bool
 	// Logger, when set, gets one record, at level Warn, each time a unit of work waited for
 	// the writer longer than LogWaitsOver (naming what held the writer and for how long),
