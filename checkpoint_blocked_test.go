@@ -28,6 +28,18 @@ func holdOtherRead(t *testing.T, path string) {
 	})
 }
 
+// writerValue returns the one value query reads on db's writer connection.
+func writerValue(t *testing.T, db *sql.DB, query string) string {
+	t.Helper()
+	var v string
+	require.NoError(t, WithWriter(background, db, func(w *sqlite3.SQLiteConn) error {
+		var err error
+		v, err = queryText(w, query)
+		return err
+	}))
+	return v
+}
+
 // TestCheckpointsBlockedByAnotherHandleBackOff writes, one autocommit insert at a time,
 // far past a small _serial_wal_limit while another handle on the file holds a read: every
 // checkpoint is blocked. The writer backs off instead of trying after every look, holds no
@@ -145,12 +157,7 @@ func TestExternalCheckpointsLeaveTheWALAlone(t *testing.T) {
 	for range 3000 {
 		mustExec(t, db, "INSERT INTO t(v) VALUES (randomblob(1000))")
 	}
-	var autocheckpoint string
-	require.NoError(t, WithWriter(background, db, func(w *sqlite3.SQLiteConn) error {
-		var err error
-		autocheckpoint, err = queryText(w, "PRAGMA wal_autocheckpoint")
-		return err
-	}))
+	autocheckpoint := writerValue(t, db, "PRAGMA wal_autocheckpoint")
 	require.Equal(t, "0", autocheckpoint, "SQLite's automatic checkpoints are off on the writer")
 	s := stats(t, db)
 	require.Zero(t, s.Checkpoints)

@@ -36,12 +36,7 @@ func TestBusyTimeoutSurvivesAFailedRestore(t *testing.T) {
 		mustExec(t, db, "INSERT INTO t(v) VALUES (randomblob(1000))")
 	}
 
-	var timeout string
-	require.NoError(t, WithWriter(background, db, func(w *sqlite3.SQLiteConn) error {
-		var err error
-		timeout, err = queryText(w, "PRAGMA busy_timeout")
-		return err
-	}))
+	timeout := writerValue(t, db, "PRAGMA busy_timeout")
 	assert.Equal(t, "5000", timeout, "the writer's busy timeout after the checkpoint")
 
 	// Another handle holds the write lock for a moment; the driver's write waits it out.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,12 +81,7 @@ func TestExternalDeferredWriter(t *testing.T) {
 	for range 1500 {
 		mustExec(t, db, "INSERT INTO t(v) VALUES (randomblob(1000))")
 	}
-	var autocheckpoint string
-	require.NoError(t, WithWriter(background, db, func(w *sqlite3.SQLiteConn) error {
-		var err error
-		autocheckpoint, err = queryText(w, "PRAGMA wal_autocheckpoint")
-		return err
-	}))
+	autocheckpoint := writerValue(t, db, "PRAGMA wal_autocheckpoint")
 	require.Equal(t, "0", autocheckpoint)
 	require.Greater(t, walSize(path+"-wal"), int64(1500*1000))
 	require.Zero(t, cn.Stats().Checkpoints)

@@ -153,7 +153,13 @@ func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) 
 		return nil, err
 	}
 	res, err := h.ExecContext(ctx, cl.args)
-	resetStmt(h) // a SELECT's step to its first row would keep p in its read
+	if p.reader {
+		// A SELECT's step to its first row would keep the reader in its read for the next
+		// session it is handed to. A write steps to its end, which ends its statement; on
+		// the writer or the session's own connection, as on mattn's, the read lasts until
+		// the statement runs again.
+		resetStmt(h)
+	}
 	return res, err
 }
 

@@ -32,11 +32,9 @@ func (h *blockingLog) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// TestALoggerNeverHoldsTheWriter: the record of a long wait is a report on a wait
-// that ended; a handler that takes long (here: blocks until released) must not keep the
-// writer's turn from the next writes. The unit that waited calls the logger after it was
-// granted the turn and before its statement runs, so every other write waits behind the
-// handler, and one with a short write wait fails with a *WriteWaitError.
+// TestALoggerNeverHoldsTheWriter checks that a log handler that takes long (here: blocks
+// until released) never keeps the writer's turn from the next writes: the record of a long
+// wait is logged once the unit that waited gave the writer back.
 func TestALoggerNeverHoldsTheWriter(t *testing.T) {
 	h := &blockingLog{entered: make(chan string, 16), release: make(chan struct{})}
 	defer h.once.Do(func() { close(h.release) })
@@ -65,33 +63,16 @@ func TestALoggerNeverHoldsTheWriter(t *testing.T) {
 	require.NoError(t, err, "a write waited for the logger's handler")
 }
 
-// TestEveryLongWaitNamesTheTransaction: a transaction holds the writer for 150ms
-// while three writes queue behind it. Each of them waited about 150ms, for the
-// transaction: Config.Logger's record must name "what held the writer and for how long".
-// The writes after the first name the statement queued before them instead, held for
-// about nothing, which is not what they waited for.
+// TestEveryLongWaitNamesTheTransaction checks that each of three writes queued behind a
+// transaction that holds the writer for 150ms gets a record naming the transaction and how
+// long it held the writer, not the write queued before it, which held it for about
+// nothing.
 func TestEveryLongWaitNamesTheTransaction(t *testing.T) {
 	const hold = 150 * time.Millisecond
 	log := &recordedLog{}
 	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "n.db"), Logger: slog.New(log), LogWaitsOver: 50 * time.Millisecond})
 	mustExec(t, db, "CREATE TABLE t(v)")
-	depths := queued(t, cn)
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	mustExec(t, tx, "INSERT INTO t(v) VALUES (1)")
-	done := make(chan error, 3)
-	for i := range 3 {
-		go func() {
-			_, err := db.Exec("INSERT INTO t(v) VALUES (?)", i)
-			done <- err
-		}()
-		receive(t, depths)
-	}
-	time.Sleep(hold) // the wait that is measured, not a synchronization
-	require.NoError(t, tx.Commit())
-	for range 3 {
-		require.NoError(t, receive(t, done))
-	}
+	writeBehindTx(t, db, cn, hold, 3)
 	waits := log.with("sqlite-serial: a unit of work waited for the writer")
 	require.Len(t, waits, 3)
 	for i, w := range waits {
@@ -101,9 +82,8 @@ func TestEveryLongWaitNamesTheTransaction(t *testing.T) {
 	}
 }
 
-// TestClippedStatementIsValidUTF8: the statement text of a time-limit record is
-// cut at 200 bytes, which may fall inside a character: the record then carries invalid
-// UTF-8 (a JSON handler turns it into U+FFFD).
+// TestClippedStatementIsValidUTF8 checks that the statement text of a time-limit record,
+// cut at 200 bytes, is cut between characters, so the record carries valid UTF-8.
 func TestClippedStatementIsValidUTF8(t *testing.T) {
 	query := "SELECT 'x" + strings.Repeat("é", 150) + "'"
 	require.True(t, utf8.ValidString(query))

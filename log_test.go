@@ -46,23 +46,27 @@ func (h *recordedLog) with(msg string) []map[string]slog.Value {
 	return out
 }
 
-// writeBehindTx holds the writer in a transaction for hold while an insert into t waits
-// for it, then commits, and returns once the insert ran.
-func writeBehindTx(t *testing.T, db *sql.DB, cn *Connector, hold time.Duration) {
+// writeBehindTx holds the writer in a transaction for hold while n inserts into t queue
+// for it one after the other, then commits, and returns once the inserts ran.
+func writeBehindTx(t *testing.T, db *sql.DB, cn *Connector, hold time.Duration, n int) {
 	t.Helper()
 	depths := queued(t, cn)
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	mustExec(t, tx, "INSERT INTO t(v) VALUES (1)")
-	done := make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO t(v) VALUES (2)")
-		done <- err
-	}()
-	receive(t, depths)
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := db.Exec("INSERT INTO t(v) VALUES (?)", i)
+			done <- err
+		}()
+		receive(t, depths)
+	}
 	time.Sleep(hold) // the wait that is measured, not a synchronization
 	require.NoError(t, tx.Commit())
-	require.NoError(t, receive(t, done))
+	for range n {
+		require.NoError(t, receive(t, done))
+	}
 }
 
 // TestLoggerHearsOfALongWait holds the writer in a transaction for 150ms while a write
@@ -72,7 +76,7 @@ func TestLoggerHearsOfALongWait(t *testing.T) {
 	log := &recordedLog{}
 	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "l.db"), Logger: slog.New(log), LogWaitsOver: 50 * time.Millisecond})
 	mustExec(t, db, "CREATE TABLE t(v)")
-	writeBehindTx(t, db, cn, 150*time.Millisecond)
+	writeBehindTx(t, db, cn, 150*time.Millisecond, 1)
 
 	waits := log.with("sqlite-serial: a unit of work waited for the writer")
 	require.Len(t, waits, 1)
@@ -120,7 +124,7 @@ func TestStatsHistograms(t *testing.T) {
 		mustExec(t, db, "INSERT INTO t(v) VALUES (1)")
 		queryInt(t, db, "SELECT count(*) FROM t")
 	}
-	writeBehindTx(t, db, cn, 100*time.Millisecond)
+	writeBehindTx(t, db, cn, 100*time.Millisecond, 1)
 	insert := func(ctx context.Context) (sql.Result, error) {
 		return db.ExecContext(ctx, "INSERT INTO t(v) VALUES (3)")
 	}

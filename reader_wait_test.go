@@ -11,10 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReaderWaitOfAReadThatGaveUp: a read that gives up waiting for a reader (its
-// context ends at _serial_readers_max) is handed none. ReaderWaitTimes counts the waits of
-// the reads handed a reader (TestStatsHistograms: Count == ReaderAcquisitions); the read
-// that gave up must not be among them.
+// TestReaderWaitOfAReadThatGaveUp checks that a read that gives up waiting for a reader
+// (its context ends at _serial_readers_max) is not in ReaderWaitTimes, which counts the
+// waits of the reads handed a reader (TestStatsHistograms: Count == ReaderAcquisitions).
 func TestReaderWaitOfAReadThatGaveUp(t *testing.T) {
 	db, cn := openConnector(t, &Config{DSN: filepath.Join(t.TempDir(), "r.db"), Readers: 1, ReadersMax: 1})
 	mustExec(t, db, "CREATE TABLE t(v)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)")

@@ -12,12 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestProbeThroughPrepareNeverWaits: a wrapper that offers Prepare alone (as
-// wrapConn does) sends the probe of StatsOf as Prepare then Query. The probe must be
-// answered without SQLite as QueryContext answers it: it must not wait for the writer or
-// the gate while another session holds the writer in a transaction, nor count as a unit
-// of work or a route. Without WAL (journal_mode=DELETE) the classifier's share of the gate
-// waits for the transaction; in exclusive locking mode the probe is placed on the writer.
+// TestProbeThroughPrepareNeverWaits checks the probe of StatsOf through a wrapper that
+// offers Prepare alone (as wrapConn does), which sends it as Prepare then Query: it is
+// answered without SQLite, so it waits neither for the writer nor for the gate while
+// another session holds the writer in a transaction (without WAL, and in exclusive locking
+// mode), and counts as no unit of work and no route.
 func TestProbeThroughPrepareNeverWaits(t *testing.T) {
 	for _, query := range []string{"_journal_mode=DELETE", "_locking_mode=EXCLUSIVE"} {
 		t.Run(query, func(t *testing.T) {

@@ -37,6 +37,24 @@ func bothDrivers(t *testing.T) map[string]*sql.DB {
 	return out
 }
 
+// insertConcurrently calls insert from 8 goroutines at once, 25 times each, with the
+// names w<goroutine>-<i>, and requires every call to succeed.
+func insertConcurrently(t *testing.T, insert func(name string, i int) error) {
+	t.Helper()
+	var g errgroup.Group
+	for w := range 8 {
+		g.Go(func() error {
+			for i := range 25 {
+				if err := insert(fmt.Sprintf("w%d-%d", w, i), i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	require.NoError(t, g.Wait())
+}
+
 // Book is the bun test's model.
 type Book struct {
 	bun.BaseModel `bun:"table:books"`
@@ -112,18 +130,10 @@ func TestBun(t *testing.T) {
 	require.Equal(t, want, bunScenario(t, dbs["sqlite-serial"]))
 
 	db := bun.NewDB(dbs["sqlite-serial"], sqlitedialect.New())
-	var g errgroup.Group
-	for w := range 8 {
-		g.Go(func() error {
-			for i := range 25 {
-				if _, err := db.NewInsert().Model(&Book{Title: fmt.Sprintf("w%d-%d", w, i), Copies: i}).Exec(context.Background()); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	require.NoError(t, g.Wait())
+	insertConcurrently(t, func(name string, i int) error {
+		_, err := db.NewInsert().Model(&Book{Title: name, Copies: i}).Exec(context.Background())
+		return err
+	})
 	count, err := db.NewSelect().Model((*Book)(nil)).Where("title LIKE 'w%'").Count(context.Background())
 	require.NoError(t, err)
 	require.EqualValues(t, 200, count)
@@ -221,20 +231,11 @@ func TestEnt(t *testing.T) {
 	require.Equal(t, want, entScenario(t, dbs["sqlite-serial"]))
 
 	drv := entsql.OpenDB(dialect.SQLite, dbs["sqlite-serial"])
-	var g errgroup.Group
-	for w := range 8 {
-		g.Go(func() error {
-			for i := range 25 {
-				q, args := entsql.Dialect(dialect.SQLite).Insert("users").Columns("name", "age").Values(fmt.Sprintf("w%d-%d", w, i), i).Query()
-				var res sql.Result
-				if err := drv.Exec(context.Background(), q, args, &res); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	require.NoError(t, g.Wait())
+	insertConcurrently(t, func(name string, i int) error {
+		q, args := entsql.Dialect(dialect.SQLite).Insert("users").Columns("name", "age").Values(name, i).Query()
+		var res sql.Result
+		return drv.Exec(context.Background(), q, args, &res)
+	})
 	var n int
 	require.NoError(t, dbs["sqlite-serial"].QueryRow("SELECT count(*) FROM users WHERE name LIKE 'w%'").Scan(&n))
 	require.Equal(t, 200, n)

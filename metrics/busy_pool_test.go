@@ -9,11 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestScrapeOfABusyPool: a scrape reads figures the driver keeps in memory, and
-// must answer while every connection of the pool is in use: that is when the figures are
-// wanted. Here the pool is one connection (SetMaxOpenConns(1)), held by a transaction;
-// StatsOf asks the pool for a *sql.Conn of its own at each scrape and waits, without a
-// limit, until the transaction ends.
+// TestScrapeOfABusyPool checks that a scrape answers while every connection of the pool
+// is in use, which is when the figures are wanted: here the pool is one connection
+// (SetMaxOpenConns(1)), held by a transaction, and the figures are read from memory
+// without a connection of the pool.
 func TestScrapeOfABusyPool(t *testing.T) {
 	db := knownWorkload(t)
 	db.SetMaxOpenConns(1)

@@ -24,10 +24,9 @@ func (c *endedCtx) Err() error {
 	return nil
 }
 
-// TestGrantedAsContextEndsCountsAsGaveUp: Stats.GaveUp "counts the waiters that
-// gave up: their context ended or their limit passed". A waiter granted the turn as its
-// context ended gives up (it never runs, Acquire returns its context's error), and is
-// counted when it notices in wait, but not when it notices in Acquire's check after wait.
+// TestGrantedAsContextEndsCountsAsGaveUp checks that a waiter granted the turn as its
+// context ended, which never runs (Acquire returns its context's error), counts in
+// Stats.GaveUp however it notices, in wait or in Acquire's check after it.
 func TestGrantedAsContextEndsCountsAsGaveUp(t *testing.T) {
 	tu := New(errClosed, nil)
 	depths := queued(t, tu)
@@ -52,11 +51,10 @@ type slowEnds struct{ pause time.Duration }
 func (b slowEnds) Ends(Unit, bool) bool { time.Sleep(b.pause); return false }
 func (slowEnds) End()                   {}
 
-// TestLimitErrorOfAWaiterGrantedAtItsLimit: a waiter whose limit passed while
-// the holder (Kind 9) held the turn, and that was granted the turn just then, gets a
-// *LimitError naming as the holder itself, held for about nothing, instead of the unit
-// that held the turn for the whole of its wait. WriteWaitError then says "the writer is
-// held by a statement open for 0s".
+// TestLimitErrorOfAWaiterGrantedAtItsLimit checks the *LimitError of a waiter whose limit
+// passed while the holder (Kind 9) held the turn, and that was granted the turn just then:
+// it names the unit that held the turn for the whole of its wait, not the waiter itself,
+// held for about nothing.
 func TestLimitErrorOfAWaiterGrantedAtItsLimit(t *testing.T) {
 	const limit, holdFor = 40 * time.Millisecond, 30 * time.Millisecond
 	tu := New(errClosed, slowEnds{pause: 2 * limit})

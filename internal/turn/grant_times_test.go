@@ -17,10 +17,9 @@ type slowReport struct {
 
 // TestGrantedAndGivenUpIsNeitherTimedNorReportedNorNamed: a holder (Kind 9) holds the turn
 // for holdFor while B (Kind 2, whose context ends as it is granted) and C (Kind 3) queue.
-// B never runs: it gave up. It must not be in the wait or hold distributions (Times: "a
-// unit that gave up is not in it"), must not be reported as a long wait, and C's report
-// must name the unit that held the turn while C waited (Kind 9, for holdFor), not B, which
-// held nothing.
+// B never runs: it is in neither the wait nor the hold distribution, is not reported as a
+// long wait, and C's report names the unit that held the turn while C waited (Kind 9, for
+// holdFor), not B, which held nothing.
 func TestGrantedAndGivenUpIsNeitherTimedNorReportedNorNamed(t *testing.T) {
 	const holdFor = 60 * time.Millisecond
 	tu := New(errClosed, nil)
