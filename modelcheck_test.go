@@ -738,11 +738,17 @@ type mcSlotModel struct {
 	latest         int
 	writes         int // the session's writes when the rows were opened
 	// atCommit: the rows were opened in a write transaction after it wrote, so they read
-	// what its commit makes a version; their candidates are fixed when it commits: the
-	// results of that version that begin with the events read so far (read, which the
-	// driver's rows gave as mattn's did).
+	// what its commit makes a version; their candidates are fixed when it commits, or its
+	// ROLLBACK: the results of that version that begin with the events read so far (read,
+	// which the driver's rows gave as mattn's did). Rows that hold the writer (holdsW)
+	// keep read too: while they are open only the session writes, on the connection they
+	// run on, so each version its writes make is a candidate (scan-own-write).
 	atCommit bool
 	read     []string
+	// rolledBack: the rows read writes of their transaction, which then rolled back; what
+	// they give from then on is the database after the ROLLBACK past what they read, which
+	// no version's results begin with. They are judged against mattn's alone.
+	rolledBack bool
 }
 
 // mcRO is the snapshot model of a read-only transaction: the versions its reads may come
@@ -1336,6 +1342,32 @@ func (w *mcRun) cands(lo, hi int, keep map[int]bool, query string, withTail bool
 	return out
 }
 
+// withVersion adds to cands, the candidates of rows of query that have given the events
+// read, the latest version's results, when they begin with read.
+func (w *mcRun) withVersion(cands []mcCand, query string, read []string) []mcCand {
+	for _, c := range w.cands(w.m.version, w.m.version, nil, query, false) {
+		if !mcBeginsWith(c, read) {
+			continue
+		}
+		if i := slices.IndexFunc(cands, func(x mcCand) bool { return slices.Equal(x.ev, c.ev) }); i >= 0 {
+			cands[i].vers = append(cands[i].vers, c.vers...)
+		} else {
+			cands = append(cands, c)
+		}
+	}
+	return cands
+}
+
+// mcBeginsWith reports whether the results of c begin with the events read.
+func mcBeginsWith(c mcCand, read []string) bool {
+	for i, e := range read {
+		if c.at(i) != e {
+			return false
+		}
+	}
+	return true
+}
+
 // eligible reports whether a read of t by s may be checked against versions of the shared
 // database.
 func (s *mcSess) eligible(t *mcTmpl) bool {
@@ -1646,6 +1678,15 @@ func mcSig(o mcOp, s *mcSess, sl *mcSlotModel, ra, rb mcRes) string {
 // matchRows checks the driver's next events of rows against mattn's and the candidates.
 func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, ra, rb mcRes) {
 	bOK := sl.bAlive && slices.Equal(ea, eb)
+	if sl.rolledBack && !bOK && sl.bAlive && s.writes > sl.writes {
+		// scan-own-write: on one mattn connection the rows may see the session's writes
+		// since they began; the driver's, on the shared writer, not those it made on a
+		// connection of its own since.
+		w.allowed["scan-own-write"]++
+		w.logf("    allowed: scan-own-write (rows of a transaction rolled back; the program stops here)")
+		w.stopped, w.trunc = true, true
+		return
+	}
 	var alive []mcCand
 	for _, c := range sl.cands {
 		ok := true
@@ -1715,7 +1756,7 @@ func (w *mcRun) matchRows(o mcOp, s *mcSess, sl *mcSlotModel, ea, eb []string, r
 	}
 	sl.bAlive = bOK
 	sl.pos += len(ea)
-	if sl.atCommit && sl.cands == nil {
+	if (sl.atCommit && sl.cands == nil) || sl.holdsW {
 		sl.read = append(sl.read, ea...)
 	}
 }
@@ -1811,17 +1852,23 @@ func (w *mcRun) update(o mcOp, s *mcSess, sl *mcSlotModel, rb mcRes, wasAuto, wa
 		w.stopped, w.trunc = true, true
 	}
 	changed := w.bumpVersion()
-	if wasWriteTx && !s.inWriteTx() && ok && (o.Kind == kCommit || o.T != nil && (o.T.name == "tx.commit" || o.T.name == "tx.release")) {
+	if changed {
+		for i := range s.slots {
+			if sl := &s.slots[i]; sl.open && sl.holdsW && !sl.aEnded && sl.cands != nil {
+				sl.cands = w.withVersion(sl.cands, sl.sql, sl.read)
+			}
+		}
+	}
+	if wasWriteTx && !s.inWriteTx() && ok {
+		// The transaction committed, or rolled back (ROLLBACK): its rows read the version
+		// it made, or the one it began on.
 		for i := range s.slots {
 			if sl := &s.slots[i]; sl.open && sl.atCommit && sl.bAlive && sl.cands == nil {
 				sl.cands = slices.DeleteFunc(w.cands(m.version, m.version, nil, sl.sql, false), func(c mcCand) bool {
-					for i, e := range sl.read {
-						if c.at(i) != e {
-							return true
-						}
-					}
-					return false
+					return !mcBeginsWith(c, sl.read)
 				})
+				// Rows that read writes of a transaction rolled back match no version.
+				sl.rolledBack = len(sl.cands) == 0 && !changed
 			}
 		}
 	}
