@@ -4,6 +4,7 @@ package sqliteserial
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sqlite-serial/sqlite-serial/internal/route"
@@ -38,6 +39,13 @@ import (
 //     own error;
 //   - a caller whose context ends after its statement ran still waits for the COMMIT and
 //     reports the true outcome: its write is applied exactly when its call reports success.
+//
+// The unit that ends a batch keeps the writer's turn until every caller that slept waiting
+// for the batch has run again (batchOutcome.finish). On a busy writer those callers are
+// about to write again: their next statements then queue behind it and form the next batch,
+// where the ender's own next statement would otherwise find the writer free and run alone
+// before they are back. Until each caller of the batch has its answer, reads make way for
+// them (writer.readyToRun).
 
 // batchSavepoint is the savepoint each statement of a batch runs in.
 const batchSavepoint = "sqlite_serial_batch"
@@ -59,8 +67,8 @@ type writeBatch struct {
 	total int64
 }
 
-// batchOutcome is what the callers of a batch's statements wait for. Its fields are
-// written before done is closed.
+// batchOutcome is what the callers of a batch's statements wait for. Its fields err and
+// rerun are written before done is closed.
 type batchOutcome struct {
 	done chan struct{}
 	// err is the COMMIT's error: no statement of the batch was applied.
@@ -68,6 +76,79 @@ type batchOutcome struct {
 	// rerun is set when SQLite rolled the batch back on its own: the statements that ran in
 	// it were not applied, and run again.
 	rerun bool
+
+	// members counts the callers told to wait for the batch before it ended, and finished
+	// is set as it ends; only holders of the writer's turn use them.
+	members  int32
+	finished bool
+
+	// mu guards the fields below. asleep counts the callers that blocked waiting for done
+	// before it was closed, and awake those among them that have run since; ended is set
+	// as done is closed, and ender, when set, is closed once awake reaches asleep.
+	mu            sync.Mutex
+	asleep, awake int
+	ended         bool
+	ender         chan struct{}
+}
+
+// member counts the session's caller among those the batch whose outcome is ob tells of
+// its end, and reports whether it did: a batch that ended under the statement does not. A
+// caller counted is among the writer's woken callers from the batch's end until it has its
+// answer. Only the holder calls it.
+func (ob *batchOutcome) member() bool {
+	if ob.finished {
+		return false
+	}
+	ob.members++
+	return true
+}
+
+// await blocks until the batch whose outcome is ob has ended; w is its writer, and counted
+// what member reported for the caller.
+func (ob *batchOutcome) await(w *writer, counted bool) {
+	ob.mu.Lock()
+	if ob.ended {
+		ob.mu.Unlock()
+	} else {
+		ob.asleep++
+		ob.mu.Unlock()
+		if w.testHookBatchAsleep != nil {
+			w.testHookBatchAsleep()
+		}
+		<-ob.done
+		if w.testHookBatchWoke != nil {
+			w.testHookBatchWoke()
+		}
+		ob.mu.Lock()
+		ob.awake++
+		if ob.ender != nil && ob.awake == ob.asleep {
+			close(ob.ender)
+			ob.ender = nil
+		}
+		ob.mu.Unlock()
+	}
+	if counted {
+		w.woken.Add(-1)
+	}
+}
+
+// finish tells the callers of the batch whose outcome is ob that it ended, and waits until
+// every one of them that slept waiting for it has run again; w is its writer, whose turn
+// the caller holds. Only the holder calls it, once.
+func (ob *batchOutcome) finish(w *writer) {
+	ob.finished = true
+	w.woken.Add(ob.members)
+	ob.mu.Lock()
+	ob.ended = true
+	close(ob.done)
+	if ob.awake == ob.asleep {
+		ob.mu.Unlock()
+		return
+	}
+	ender := make(chan struct{})
+	ob.ender = ender
+	ob.mu.Unlock()
+	<-ender
 }
 
 // Ends reports whether the batch open on the writer, if any, must be committed before the
@@ -178,7 +259,6 @@ func (w *writer) commitBatch() {
 		_, _ = p.run(context.Background(), "ROLLBACK")
 	}
 	ob.err = err
-	close(ob.done)
 	w.statsMu.Lock()
 	if err != nil {
 		w.stats.batchesRolledBack++
@@ -191,6 +271,7 @@ func (w *writer) commitBatch() {
 	if err == nil {
 		w.batchSizes.Observe(n)
 	}
+	ob.finish(w)
 	// The units of the batch skipped the WAL's check (see release): the batch counts as one
 	// unit that held the writer while it was open.
 	w.afterUnit(time.Since(began))
@@ -205,10 +286,10 @@ func (w *writer) abandonBatch() {
 	ob := w.batch.outcome
 	w.batch = writeBatch{}
 	ob.rerun = true
-	close(ob.done)
 	w.statsMu.Lock()
 	w.stats.batchesRolledBack++
 	w.statsMu.Unlock()
+	ob.finish(w)
 }
 
 // batchable reports whether the statement judged cls, run by the session now, may join a
@@ -236,7 +317,7 @@ func (c *conn) awaitBatch() (again bool) {
 		return false
 	}
 	c.batchWait = nil
-	<-ob.done
+	ob.await(c.cn.writer, c.batchWoken)
 	if ob.err != nil {
 		c.runAlone = true
 	}

@@ -68,6 +68,9 @@ type conn struct {
 	// lease go on with theirs.
 	leases []*readerLease
 	reader *readerLease
+	// spareLease is a lease given back, which the session's next read reuses: nothing
+	// refers to a lease once its last use ended.
+	spareLease *readerLease
 	// tempOpen is set once the session ran a statement that opens a connection's temp
 	// database (classification.opensTemp): its database_list then lists temp, as on one
 	// connection.
@@ -92,8 +95,10 @@ type conn struct {
 
 	// batchWait is the outcome of the batch the session's last statement ran in, which its
 	// caller waits for before answering; batchAlone is set when that statement must run
-	// again on its own, and runAlone while it does (see batch.go).
+	// again on its own, and runAlone while it does (see batch.go). batchWoken is what the
+	// batch's member reported for the session.
 	batchWait  *batchOutcome
+	batchWoken bool
 	batchAlone bool
 	runAlone   bool
 
@@ -668,6 +673,7 @@ func (c *conn) finish(pl placement, err error) {
 func (c *conn) afterWriter(pl placement, err error) {
 	if pl.batch != nil {
 		c.batchWait, c.batchAlone = c.cn.writer.leaveBatch(pl.batch, err)
+		c.batchWoken = c.batchWait != nil && c.batchWait.member()
 	}
 	p := pl.conn
 	if err != nil && p != nil && closedUnderneath(p) {
@@ -873,7 +879,13 @@ func (c *conn) acquireReader(ctx context.Context) (*readerLease, error) {
 	if err != nil {
 		return nil, c.refusedAtClose(err)
 	}
-	l := &readerLease{conn: r, refs: 1}
+	l := c.spareLease
+	if l != nil {
+		c.spareLease = nil
+		*l = readerLease{conn: r, refs: 1}
+	} else {
+		l = &readerLease{conn: r, refs: 1}
+	}
 	c.leases = append(c.leases, l)
 	c.reader = l
 	return l, nil
@@ -893,6 +905,8 @@ func (c *conn) releaseReader(l *readerLease, err error) {
 	c.leases = slices.DeleteFunc(c.leases, func(x *readerLease) bool { return x == l })
 	// A reader whose temp database a statement opened is closed: readers never list temp.
 	c.cn.readers.put(l.conn, l.opensTemp || (err != nil && closedUnderneath(l.conn)), l.suspect)
+	*l = readerLease{}
+	c.spareLease = l
 }
 
 // acquireSessionRead starts a read on the session's own connection. On a database without

@@ -214,6 +214,9 @@ func (cn *Connector) start() error {
 	cn.gate = g
 	cn.readers = newReaderPool(cn.cfg.Readers, cn.cfg.ReadersMax, cn.openReader, g)
 	cn.readers.reads = &cn.reads
+	if cn.writer != nil {
+		cn.readers.writerReady = cn.writer.readyToRun
+	}
 	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)
 	cn.exclusive.Store(cn.topo.exclusive && cn.writer != nil)
@@ -669,6 +672,7 @@ func (cn *Connector) Stats() Stats {
 		rs, open, inUse := readers.snapshot()
 		s.ReadersOpen, s.ReadersInUse, s.ReadersMaxInUse = open, inUse, rs.maxInUse
 		s.ReadersOpened, s.ReaderAcquisitions, s.ReadersOverflowed = rs.opened, rs.acquired, rs.overflowed
+		s.ReadsYielded = readers.yields.Load()
 		s.ReaderWaitTimes = durationHistogram(&readers.waitTimes)
 	}
 	return s

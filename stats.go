@@ -83,6 +83,13 @@ type Stats struct {
 	// reads hold every reader. A count that keeps growing says _serial_readers is too small
 	// for the program's concurrency.
 	ReadersOverflowed uint64
+	// ReadsYielded counts the reads that, as they began, yielded their processor to the
+	// goroutines of the writer's units whose work the writer's queue waits for: a unit
+	// just granted the writer, and the callers of a group commit that just ended, until
+	// each has its answer. Under a load of reads that never block, Go would otherwise run
+	// such a goroutine, once it waits for a processor, only when it preempts a read, up to
+	// 10ms on, and every write queued behind it would wait as long.
+	ReadsYielded uint64
 
 	// SessionConnsOpen is the number of sessions that have a connection of their own now;
 	// SessionConnsOpened counts those connections ever opened.

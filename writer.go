@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlite-serial/sqlite-serial/internal/hist"
@@ -85,6 +86,25 @@ type writer struct {
 	// batchSizes is the distribution of the statements per committed batch; it needs no
 	// lock.
 	batchSizes hist.Sizes
+	// woken counts the callers of batches that ended who do not have their answer yet (see
+	// batchOutcome.member); it needs no lock.
+	woken atomic.Int32
+
+	// testHookBatchAsleep and testHookBatchWoke, when set by a test before the writer is
+	// used, are called by each caller that waits for its batch's end, once it counts as
+	// asleep and once it is woken, before it counts as awake.
+	testHookBatchAsleep, testHookBatchWoke func()
+}
+
+// readyToRun reports whether goroutines of the writer's units have work the writer's queue
+// waits for: a waiter granted the turn that has not run since, or the callers of a batch
+// that ended, until each has its answer (the batch's ender among them, as it hands the turn
+// on). Such a goroutine may be waiting for a processor while reads that never block keep
+// every processor busy, and the writer's turn goes no further until it runs: a read about
+// to start yields its processor first (readerPool.take). One already running loses
+// nothing by it.
+func (w *writer) readyToRun() bool {
+	return w.turn.Readied() > 0 || w.woken.Load() > 0
 }
 
 // writerStats are the writer's cumulative counters beyond the turn's own.

@@ -62,6 +62,8 @@ var figures = []figure{
 		value: func(s *sqliteserial.Stats) float64 { return float64(s.ReaderAcquisitions) }},
 	{name: "readers_overflowed_total", help: "Readers opened beyond _serial_readers for a read that found every reader in use.", kind: counter,
 		value: func(s *sqliteserial.Stats) float64 { return float64(s.ReadersOverflowed) }},
+	{name: "reads_yielded_total", help: "Reads that let goroutines of the writer's units, ready to run, run first.", kind: counter,
+		value: func(s *sqliteserial.Stats) float64 { return float64(s.ReadsYielded) }},
 	{name: "batches_total", help: "Group commits: transactions that took several autocommit writes.", kind: counter,
 		value: func(s *sqliteserial.Stats) float64 { return float64(s.Batches) }},
 	{name: "batched_writes_total", help: "Writes in group commits.", kind: counter,

@@ -13,6 +13,7 @@ package turn
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlite-serial/sqlite-serial/internal/hist"
@@ -119,7 +120,15 @@ type Turn struct {
 	// waitTimes and holdTimes are the distributions of how long units waited for the turn
 	// (zero for one that found it free) and held it; they need no lock.
 	waitTimes, holdTimes hist.Durations
+
+	// readied counts the waiters granted the turn whose goroutines have not run since. It
+	// needs no lock.
+	readied atomic.Int32
 }
+
+// Readied reports how many waiters were granted the turn and have not run since: their
+// goroutines are ready to run, and may be waiting for a processor.
+func (t *Turn) Readied() int32 { return t.readied.Load() }
 
 // New returns a free turn. Acquire fails with closed, which must not be nil, once Refuse
 // ran; batch, which may be nil, is asked at each release whether a batch left open ends
@@ -195,6 +204,7 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 		if w.err != nil {
 			return nil, w.err
 		}
+		t.readied.Add(-1)
 		return w, nil
 	case <-ctx.Done():
 		gaveUp = ctx.Err
@@ -222,6 +232,7 @@ func (t *Turn) wait(ctx context.Context, u Unit, start time.Time, limit time.Dur
 		return nil, w.err
 	case w.granted:
 		// Granted as the caller gave up: the unit never runs, the next one does.
+		t.readied.Add(-1)
 		t.stats.GaveUp++
 		e := limitError()
 		t.mu.Unlock()
@@ -294,6 +305,7 @@ func (t *Turn) release(unrun *waiter) {
 		t.stats.Waits++
 		t.stats.WaitTotal += waited
 		t.stats.WaitMax = max(t.stats.WaitMax, waited)
+		t.readied.Add(1)
 		t.mu.Unlock()
 		close(next.ready)
 		return

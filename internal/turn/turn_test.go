@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -247,6 +248,7 @@ func TestOneHolderAtATimeUnderGivingUp(t *testing.T) {
 				limit := time.Duration(r.IntN(300)) * time.Microsecond
 				if err := tu.Acquire(ctx, Unit{}, limit); err == nil {
 					assert.Equal(t, int64(1), inside.Add(1), "one holder at a time")
+					assert.GreaterOrEqual(t, tu.Readied(), int32(0))
 					granted.Add(1)
 					time.Sleep(time.Duration(r.IntN(20)) * time.Microsecond)
 					inside.Add(-1)
@@ -267,10 +269,47 @@ func TestOneHolderAtATimeUnderGivingUp(t *testing.T) {
 	require.Zero(t, depth)
 	_, _, held := tu.Holder()
 	require.False(t, held)
+	require.Zero(t, tu.Readied(), "the goroutine of every waiter granted the turn ran")
 	require.Positive(t, granted.Load())
 	// A unit granted the turn as it gave up never ran: it counts in GaveUp, or, when its
 	// context ended just after the grant, among the context errors.
 	ran := uint64(granted.Load())
 	require.GreaterOrEqual(t, s.Units, ran)
 	require.LessOrEqual(t, s.Units-ran, s.GaveUp+uint64(contextErrors.Load()))
+}
+
+func TestReadiedCountsAGrantUntilItsWaiterRuns(t *testing.T) {
+	// On one processor a goroutine made ready to run waits until the running one blocks:
+	// the grant is visible between the release and the waiter's first step.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	tu := New(errClosed, nil)
+	depths := queued(t, tu)
+	require.NoError(t, tu.Acquire(context.Background(), Unit{}, long))
+	require.Zero(t, tu.Readied(), "a unit that found the turn free was granted nothing")
+	ran := make(chan int32)
+	go func() {
+		if assert.NoError(t, tu.Acquire(context.Background(), Unit{}, long)) {
+			ran <- tu.Readied()
+			tu.Release()
+		}
+	}()
+	require.Equal(t, 1, receive(t, depths))
+	tu.Release()
+	require.Equal(t, int32(1), tu.Readied(), "granted, and its goroutine has not run yet")
+	require.Zero(t, receive(t, ran), "the waiter, running, is no longer counted")
+	require.Zero(t, tu.Readied())
+}
+
+func TestReadiedDoesNotCountARefusedWaiter(t *testing.T) {
+	tu := New(errClosed, nil)
+	depths := queued(t, tu)
+	require.NoError(t, tu.Acquire(context.Background(), Unit{}, long))
+	refused := make(chan error)
+	go func() { refused <- tu.Acquire(context.Background(), Unit{}, long) }()
+	require.Equal(t, 1, receive(t, depths))
+	tu.Refuse()
+	require.ErrorIs(t, receive(t, refused), errClosed)
+	require.Zero(t, tu.Readied())
+	tu.Release()
+	require.Zero(t, tu.Readied())
 }
