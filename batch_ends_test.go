@@ -53,27 +53,9 @@ func TestBatchEndsOfEveryKindSettleTheCounts(t *testing.T) {
 	require.NoError(t, out[2].err)
 	settled(t, cn, "a write run again alone for its deferred foreign key")
 
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
-	require.NoError(t, err)
-	depths := queued(t, cn)
-	ctx := &endedCtx{Context: context.Background()}
-	hErr, wErr := make(chan error, 1), make(chan error, 1)
-	go func() {
-		_, err := db.Exec("INSERT INTO t(v) VALUES ('h')")
-		hErr <- err
-	}()
-	require.Equal(t, 1, receive(t, depths))
-	go func() {
-		_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('w')")
-		wErr <- err
-	}()
-	require.Equal(t, 2, receive(t, depths))
-	ctx.ended.Store(true) // w finds its context ended once it is granted the writer
-	require.NoError(t, tx.Commit())
-	require.NoError(t, receive(t, hErr))
-	require.ErrorIs(t, receive(t, wErr), context.Canceled)
+	hErr, wErr := batchLeftOpenForAGiveUp(t, db, cn)
+	require.NoError(t, hErr)
+	require.ErrorIs(t, wErr, context.Canceled)
 	settled(t, cn, "a batch committed by a waiter that gave up as it was granted the writer")
 	require.Equal(t, []string{"a", "b", "c", "h"}, valuesOf(t, db))
 }

@@ -4,6 +4,7 @@ package sqliteserial
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -26,32 +27,41 @@ func (c *endedCtx) Err() error {
 	return nil
 }
 
+// batchLeftOpenForAGiveUp holds the writer with a transaction while one caller queues an
+// insert of 'h' into t and another, behind it, one of 'w' whose context ends once it is
+// granted the writer; it commits the transaction and returns both callers' errors. The
+// first opens a batch left open for the second, which never runs and commits the batch.
+func batchLeftOpenForAGiveUp(t *testing.T, db *sql.DB, cn *Connector) (hErr, wErr error) {
+	t.Helper()
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
+	require.NoError(t, err)
+	depths := queued(t, cn)
+	ctx := &endedCtx{Context: context.Background()}
+	hDone, wDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(context.Background(), "INSERT INTO t(v) VALUES ('h')")
+		hDone <- err
+	}()
+	require.Equal(t, 1, receive(t, depths))
+	go func() {
+		_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('w')")
+		wDone <- err
+	}()
+	require.Equal(t, 2, receive(t, depths))
+	ctx.ended.Store(true) // w finds its context ended once it is granted the writer
+	require.NoError(t, tx.Commit())
+	return receive(t, hDone), receive(t, wDone)
+}
+
 // TestGrantedAsContextEndsWithBatchOpen: the batch left open for a waiter that
 // finds its context ended when granted is committed by it, its own write never runs, and
 // it counts in WriterGaveUp.
 func TestGrantedAsContextEndsWithBatchOpen(t *testing.T) {
 	db, cn := openBatchDB(t, "")
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	_, err = tx.Exec("CREATE TABLE holder(x)")
-	require.NoError(t, err)
-	depths := queued(t, cn)
-	ctx := &endedCtx{Context: context.Background()}
-	hErr, wErr := make(chan error, 1), make(chan error, 1)
-	go func() {
-		_, err := db.ExecContext(context.Background(), "INSERT INTO t(v) VALUES ('h')")
-		hErr <- err
-	}()
-	require.Equal(t, 1, receive(t, depths))
-	go func() {
-		_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('w')")
-		wErr <- err
-	}()
-	require.Equal(t, 2, receive(t, depths))
-	ctx.ended.Store(true)
-	require.NoError(t, tx.Commit())
-	require.NoError(t, receive(t, hErr), "h's write, in the batch left open for w, is committed")
-	err = receive(t, wErr)
+	hErr, err := batchLeftOpenForAGiveUp(t, db, cn)
+	require.NoError(t, hErr, "h's write, in the batch left open for w, is committed")
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
 	require.Equal(t, []string{"h"}, valuesOf(t, db))
 	s := cn.Stats()
