@@ -69,8 +69,11 @@ type conn struct {
 	leases []*readerLease
 	reader *readerLease
 	// spareLease is a lease given back, which the session's next read reuses: nothing
-	// refers to a lease once its last use ended.
+	// refers to a lease once its last use ended. spareRows is rows closed, which the
+	// session's next rows reuse: database/sql calls a driver's Close of rows exactly once,
+	// and nothing of them after it.
 	spareLease *readerLease
+	spareRows  *rows
 	// tempOpen is set once the session ran a statement that opens a connection's temp
 	// database (classification.opensTemp): its database_list then lists temp, as on one
 	// connection.
@@ -149,7 +152,7 @@ type call struct {
 }
 
 // runExec runs the call on p.
-func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) {
+func (cl *call) runExec(ctx context.Context, p *physConn) (driver.Result, error) {
 	if cl.stmt == nil {
 		return p.ExecContext(ctx, cl.query, cl.args)
 	}
@@ -172,12 +175,12 @@ func (cl call) runExec(ctx context.Context, p *physConn) (driver.Result, error) 
 // call has exactly the arguments it takes. mattn's Query and Exec of a text ignore
 // arguments beyond those of its statements, and refuse too few with an error of their own:
 // a call that does not fit runs as the text, as with mattn.
-func (cl call) runsPrepared(pl placement) bool {
+func (cl *call) runsPrepared(pl *placement) bool {
 	return pl.prepared != nil && len(cl.args) == pl.prepared.NumInput()
 }
 
 // runQueryAt runs the call at pl.
-func (cl call) runQueryAt(ctx context.Context, pl placement) (*sqlite3.SQLiteRows, error) {
+func (cl *call) runQueryAt(ctx context.Context, pl *placement) (*sqlite3.SQLiteRows, error) {
 	if !cl.runsPrepared(pl) {
 		return cl.runQuery(ctx, pl.conn)
 	}
@@ -189,7 +192,7 @@ func (cl call) runQueryAt(ctx context.Context, pl placement) (*sqlite3.SQLiteRow
 }
 
 // runQuery runs the call on p.
-func (cl call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, error) {
+func (cl *call) runQuery(ctx context.Context, p *physConn) (*sqlite3.SQLiteRows, error) {
 	var r driver.Rows
 	var err error
 	if cl.stmt == nil {
@@ -1031,7 +1034,7 @@ func (c *conn) execAt(ctx context.Context, pl placement, cl call) (driver.Result
 	switch {
 	case pl.cls.Returns && pl.kind == onWriter:
 		res, err = c.execReturning(sctx, pl, cl)
-	case cl.runsPrepared(pl):
+	case cl.runsPrepared(&pl):
 		res, err = pl.prepared.ExecContext(sctx, cl.args)
 	default:
 		res, err = cl.runExec(sctx, pl.conn)
@@ -1120,7 +1123,7 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 		return c.bufferRead(ctx, pl, cl)
 	}
 	sctx, cancel := c.cn.statementContext(ctx)
-	r, err := cl.runQueryAt(sctx, pl)
+	r, err := cl.runQueryAt(sctx, &pl)
 	if err != nil {
 		cancel()
 		return nil, c.cn.statementError(ctx, sctx, err, cl.query)
@@ -1132,7 +1135,12 @@ func (c *conn) queryAt(ctx context.Context, pl placement, cl call) (driver.Rows,
 			pl.sharedRows = true
 		}
 	}
-	out := rowsPool.Get().(*rows)
+	out := c.spareRows
+	if out != nil {
+		c.spareRows = nil
+	} else {
+		out = new(rows)
+	}
 	*out = rows{SQLiteRows: r, c: c, pl: pl, ctx: ctx, sctx: sctx, cancel: cancel, query: cl.query}
 	return out, nil
 }

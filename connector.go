@@ -71,38 +71,46 @@ type sessionCounters struct {
 }
 
 // callCounter counts the calls running inside the driver, for Close, which lets them
-// finish. Calls enter and leave it themselves; Close waits.
+// finish. Calls enter and leave it themselves; Close waits, once.
 type callCounter struct {
-	n       atomic.Int64
-	waiting atomic.Bool // set once Close waits: the last call to leave wakes it
+	// n is the calls running, plus callsWaited once Close waits: the call that leaves it
+	// at callsWaited wakes Close.
+	n atomic.Int64
 
 	mu   sync.Mutex    // protects idle
-	idle chan struct{} // closed when n reaches zero while Close waits
+	idle chan struct{} // closed when no call runs while Close waits
 }
+
+// callsWaited is what callCounter.n gains once Close waits, far above any count of calls.
+const callsWaited = 1 << 40
 
 // enter counts a call; leave must follow.
 func (k *callCounter) enter() { k.n.Add(1) }
 
 // leave ends a call that enter counted.
 func (k *callCounter) leave() {
-	if k.n.Add(-1) == 0 && k.waiting.Load() {
-		k.mu.Lock()
-		if k.idle != nil {
-			close(k.idle)
-			k.idle = nil
-		}
-		k.mu.Unlock()
+	if k.n.Add(-1) == callsWaited {
+		k.wake()
 	}
 }
 
-// wait waits until no call runs, or until deadline.
+// wake tells Close, which waits, that no call runs.
+func (k *callCounter) wake() {
+	k.mu.Lock()
+	if k.idle != nil {
+		close(k.idle)
+		k.idle = nil
+	}
+	k.mu.Unlock()
+}
+
+// wait waits until no call runs, or until deadline. It is called once.
 func (k *callCounter) wait(deadline time.Time) {
 	k.mu.Lock()
 	idle := make(chan struct{})
 	k.idle = idle
 	k.mu.Unlock()
-	k.waiting.Store(true)
-	if k.n.Load() == 0 {
+	if k.n.Add(callsWaited) == callsWaited {
 		return
 	}
 	closedBy(idle, deadline)
@@ -214,9 +222,7 @@ func (cn *Connector) start() error {
 	cn.gate = g
 	cn.readers = newReaderPool(cn.cfg.Readers, cn.cfg.ReadersMax, cn.openReader, g)
 	cn.readers.reads = &cn.reads
-	if cn.writer != nil {
-		cn.readers.writerReady = cn.writer.readyToRun
-	}
+	cn.readers.writer = cn.writer
 	cn.reads.pool = cn.readers
 	cn.router = newRouter(cn.openReader, g)
 	cn.exclusive.Store(cn.topo.exclusive && cn.writer != nil)

@@ -56,11 +56,11 @@ type readerPool struct {
 	// was idle, else the time to open one or to be handed one at max; a read that gave up
 	// or failed is not in it. It needs no lock.
 	waitTimes hist.Durations
-	// writerReady, when set (before the pool is used), reports whether goroutines of the
-	// writer's units are ready to run (writer.readyToRun); yields counts the reads that
-	// let them run first.
-	writerReady func() bool
-	yields      atomic.Uint64
+	// writer, when set (before the pool is used), is the writer whose goroutines a read
+	// yields to when they have work its queue waits for (writer.readyToRun); yields counts
+	// the reads that did.
+	writer *writer
+	yields atomic.Uint64
 
 	// testHookWaiting, when set by a test, is called under mu each time a caller starts
 	// waiting for a reader.
@@ -147,7 +147,7 @@ func (p *readerPool) refresh(c *physConn) error {
 }
 
 func (p *readerPool) take(ctx context.Context, nested bool) (_ *physConn, err error) {
-	if p.writerReady != nil && p.writerReady() {
+	if p.writer != nil && p.writer.readyToRun() {
 		// Reads that never block would keep every processor until the scheduler preempts
 		// them, 10ms on, while the writer's queue waits for one goroutine of its own.
 		p.yields.Add(1)

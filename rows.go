@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"io"
-	"sync"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -34,10 +33,6 @@ type rows struct {
 	err    error // the first error Next returned
 	closed bool
 }
-
-// rowsPool recycles rows: every read makes one, and database/sql calls Close exactly once
-// and nothing after it, so a closed rows value is free for the next statement.
-var rowsPool = sync.Pool{New: func() any { return new(rows) }}
 
 // Next implements driver.Rows.
 func (r *rows) Next(dest []driver.Value) error {
@@ -67,9 +62,10 @@ func (r *rows) Close() error {
 			r.c.sharedRows--
 		}
 	}
-	r.c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.err))
-	r.c.finish(r.pl, r.err)
+	c := r.c
+	c.settleChanges(r.pl, r.err == nil || ranWhenFailed(r.err))
+	c.finish(r.pl, r.err)
 	*r = rows{}
-	rowsPool.Put(r)
+	c.spareRows = r
 	return err
 }
