@@ -77,15 +77,12 @@ type batchOutcome struct {
 	// it were not applied, and run again.
 	rerun bool
 
-	// members counts the callers told to wait for the batch before it ended, and finished
-	// is set as it ends; only holders of the writer's turn use them.
-	members  int32
-	finished bool
-
-	// mu guards the fields below. asleep counts the callers that blocked waiting for done
-	// before it was closed, and awake those among them that have run since; ended is set
-	// as done is closed, and ender, when set, is closed once awake reaches asleep.
+	// mu guards the fields below. members counts the callers told to wait for the batch
+	// before it ended; asleep those that blocked waiting for done before it was closed,
+	// and awake those among them that have run since; ended is set as done is closed, and
+	// ender, when set, is closed once awake reaches asleep.
 	mu            sync.Mutex
+	members       int32
 	asleep, awake int
 	ended         bool
 	ender         chan struct{}
@@ -94,9 +91,11 @@ type batchOutcome struct {
 // member counts the session's caller among those the batch whose outcome is ob tells of
 // its end, and reports whether it did: a batch that ended under the statement does not. A
 // caller counted is among the writer's woken callers from the batch's end until it has its
-// answer. Only the holder calls it.
+// answer.
 func (ob *batchOutcome) member() bool {
-	if ob.finished {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	if ob.ended {
 		return false
 	}
 	ob.members++
@@ -136,9 +135,8 @@ func (ob *batchOutcome) await(w *writer, counted bool) {
 // every one of them that slept waiting for it has run again; w is its writer, whose turn
 // the caller holds. Only the holder calls it, once.
 func (ob *batchOutcome) finish(w *writer) {
-	ob.finished = true
-	w.woken.Add(ob.members)
 	ob.mu.Lock()
+	w.woken.Add(ob.members)
 	ob.ended = true
 	close(ob.done)
 	if ob.awake == ob.asleep {

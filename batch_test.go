@@ -29,6 +29,13 @@ type batchOutcomeOf struct {
 // errors, in the order of fns.
 func queueBehindTx(t *testing.T, db *sql.DB, cn *Connector, fns []func() error) []error {
 	t.Helper()
+	return queueBehindTxThen(t, db, cn, fns, func() {})
+}
+
+// queueBehindTxThen is queueBehindTx that calls queuedAll once every call queued, before
+// it commits the transaction.
+func queueBehindTxThen(t *testing.T, db *sql.DB, cn *Connector, fns []func() error, queuedAll func()) []error {
+	t.Helper()
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
@@ -40,6 +47,7 @@ func queueBehindTx(t *testing.T, db *sql.DB, cn *Connector, fns []func() error) 
 		wg.Go(func() { errs[i] = fn() })
 		require.Equal(t, i+1, receive(t, depths), "call %d queued behind the ones before it", i)
 	}
+	queuedAll()
 	require.NoError(t, tx.Commit())
 	wg.Wait()
 	return errs

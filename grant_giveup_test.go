@@ -33,26 +33,18 @@ func (c *endedCtx) Err() error {
 // first opens a batch left open for the second, which never runs and commits the batch.
 func batchLeftOpenForAGiveUp(t *testing.T, db *sql.DB, cn *Connector) (hErr, wErr error) {
 	t.Helper()
-	tx, err := db.Begin()
-	require.NoError(t, err)
-	_, err = tx.Exec("CREATE TABLE IF NOT EXISTS holder(x)")
-	require.NoError(t, err)
-	depths := queued(t, cn)
 	ctx := &endedCtx{Context: context.Background()}
-	hDone, wDone := make(chan error, 1), make(chan error, 1)
-	go func() {
-		_, err := db.ExecContext(context.Background(), "INSERT INTO t(v) VALUES ('h')")
-		hDone <- err
-	}()
-	require.Equal(t, 1, receive(t, depths))
-	go func() {
-		_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('w')")
-		wDone <- err
-	}()
-	require.Equal(t, 2, receive(t, depths))
-	ctx.ended.Store(true) // w finds its context ended once it is granted the writer
-	require.NoError(t, tx.Commit())
-	return receive(t, hDone), receive(t, wDone)
+	errs := queueBehindTxThen(t, db, cn, []func() error{
+		func() error {
+			_, err := db.ExecContext(context.Background(), "INSERT INTO t(v) VALUES ('h')")
+			return err
+		},
+		func() error {
+			_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('w')")
+			return err
+		},
+	}, func() { ctx.ended.Store(true) }) // w finds its context ended once it is granted the writer
+	return errs[0], errs[1]
 }
 
 // TestGrantedAsContextEndsWithBatchOpen: the batch left open for a waiter that
